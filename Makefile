@@ -1,0 +1,50 @@
+# clonebot — top-level driver. `make` builds, `make deps` installs what is missing (Debian 12,
+# as root, idempotent), `make demo` traces a real command, `make test` runs every test.
+BUILD      ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc)
+ASAN_BUILD ?= build-asan
+
+# Debian packages the build and the tests need. Each is explained in docs/dependencies.md.
+DEB_PKGS := build-essential cmake ninja-build pkg-config python3 \
+            libabsl-dev libseccomp-dev libfmt-dev libcli11-dev libzstd-dev nlohmann-json3-dev \
+            libgtest-dev libgmock-dev libbenchmark-dev strace
+
+.PHONY: all build deps demo test test-asan bench clean
+all: build
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to apt-get install:" $$missing >&2; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "make deps: all packages present"; fi
+
+demo: deps build
+	@echo '== clonebot check'; $(BUILD)/clonebot check || true
+	@echo '== clonebot trace -o /tmp/clonebot-demo.cbt -- ls -l /'
+	$(BUILD)/clonebot trace -o /tmp/clonebot-demo.cbt -- ls -l /
+	@echo '== clonebot show (first 25 lines)'; $(BUILD)/clonebot show /tmp/clonebot-demo.cbt | head -25
+	@echo '== clonebot show --format summary'; $(BUILD)/clonebot show --format summary /tmp/clonebot-demo.cbt
+
+# Unit tests run in the sanitizer build (ASan+UBSan); kernel tests and the strace oracle run
+# against the release binary (sanitizers change the syscalls a program makes).
+test: deps build
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCLONEBOT_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -L unit -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -LE unit
+
+bench: build
+	bench/run_all.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

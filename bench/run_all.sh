@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Runs every benchmark; figures go to bench/RESULTS.md by hand, with the command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 bench/trace_bench.py "$@"
