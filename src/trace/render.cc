@@ -19,10 +19,13 @@
 namespace clonebot::trace {
 namespace {
 
+constexpr uint32_t kNoSyscall = UINT32_MAX;
+
 // One syscall being assembled from its entry and exit records. The entry is copied because the
 // reader's buffer moves on at chunk boundaries.
 struct Pending {
   std::vector<uint8_t> entry;  // the whole SyscallEnterRecord incl. payloads
+  uint32_t prev_nr = 0;        // the task's syscall before this one, or kNoSyscall
   const SyscallEnterRecord* rec() const {
     return reinterpret_cast<const SyscallEnterRecord*>(entry.data());
   }
@@ -35,7 +38,12 @@ class Assembler {
       : strsize_(o.strsize ? std::min(o.strsize, h.strsize) : h.strsize) {}
 
   Pending& Begin(const RecordRef& r) {
-    Pending& p = pending_[r.hdr->size ? reinterpret_cast<const EventHead*>(r.hdr)->tid : 0];
+    const uint32_t tid = reinterpret_cast<const EventHead*>(r.hdr)->tid;
+    Pending& p = pending_[tid];
+    // The task's previous syscall: what a restart_syscall resumes.
+    auto [last, inserted] = last_nr_.try_emplace(tid, kNoSyscall);
+    p.prev_nr = last->second;
+    last->second = reinterpret_cast<const SyscallEnterRecord*>(r.hdr)->nr;
     p.entry.assign(reinterpret_cast<const uint8_t*>(r.hdr),
                    reinterpret_cast<const uint8_t*>(r.hdr) + r.hdr->size);
     return p;
@@ -66,6 +74,11 @@ class Assembler {
     v.entry_payloads = entry_pl_;
     v.exit_payloads = exit_pl_;
     decode::Decode(v, &dec_);
+    if (dec_.args.empty() && p.prev_nr != kNoSyscall &&
+        decode::SyscallName(v.arch, v.nr) == "restart_syscall") {
+      dec_.args.push_back("<... resuming interrupted " + decode::SyscallName(v.arch, p.prev_nr) + " ...>");
+      dec_.entry_args = 1;
+    }
     return dec_;
   }
 
@@ -76,6 +89,7 @@ class Assembler {
  private:
   uint32_t strsize_;
   absl::flat_hash_map<uint32_t, Pending> pending_;
+  absl::flat_hash_map<uint32_t, uint32_t> last_nr_;
   std::vector<decode::Payload> entry_pl_, exit_pl_;
   decode::Decoded dec_;
 };
@@ -122,7 +136,7 @@ class TextRenderer {
         line_ += asm_.Name(e);
         line_ += '(';
         JoinArgs(&line_, d.args, 0, d.entry_args);
-        if (d.entry_args > 0 && d.entry_args < d.args.size()) line_ += ", ";
+        if (d.entry_args > 0 && d.entry_args < d.args.size() && !d.sep_on_resume) line_ += ", ";
         open_tid_ = e->head.tid;
         break;
       }
@@ -137,6 +151,13 @@ class TextRenderer {
           StartLine(x->head);
           absl::StrAppend(&line_, "<... ", asm_.Name(p->rec()), " resumed>");
         }
+        // What strace prints only once the call returned: the tail of the last entry argument
+        // (clone3's " => {parent_tid=[N]}"), then the exit arguments.
+        if (d.entry_tail > 0 && d.entry_args > 0) {
+          const std::string& last = d.args[d.entry_args - 1];
+          line_.append(last, last.size() - std::min(d.entry_tail, last.size()), std::string::npos);
+        }
+        if (d.sep_on_resume && d.entry_args > 0 && d.entry_args < d.args.size()) line_ += ", ";
         JoinArgs(&line_, d.args, d.entry_args, d.args.size());
         FinishCall(d.ret, x->head.ts_ns - p->rec()->head.ts_ns);
         asm_.Erase(x->head.tid);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -231,6 +232,14 @@ class Tracer {
       bpf = std::move(*prog);
       stats_.used_seccomp = true;
     }
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    if (opts_.pin_cpu) {
+      int cpu = sched_getcpu();
+      CPU_SET(cpu < 0 ? 0 : cpu, &cpus);
+      if (sched_setaffinity(0, sizeof cpus, &cpus) != 0) return base::ErrnoError("sched_setaffinity");
+      spin_ = true;
+    }
     std::vector<char*> argv;
     for (const auto& a : opts_.command) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -329,7 +338,7 @@ class Tracer {
       if (g_signal) OnSignalToUs();
       if (tasks_.empty()) break;
       int status;
-      pid_t tid = waitpid(-1, &status, __WALL);
+      pid_t tid = Wait(&status);
       if (tid < 0) {
         if (errno == EINTR) continue;
         break;  // ECHILD: nothing left to wait for
@@ -393,6 +402,19 @@ class Tracer {
                                       : absl::StrCat("cannot execute ", exec_path_));
       }
     }
+  }
+
+  // With --pin the tracee runs on our CPU: yielding hands it the CPU directly, and its next
+  // stop finds us runnable, with no wakeup. A tracee busy between syscalls makes us block.
+  pid_t Wait(int* status) {
+    if (spin_) {
+      for (int i = 0; i < 64; i++) {
+        pid_t tid = waitpid(-1, status, __WALL | WNOHANG);
+        if (tid != 0) return tid;
+        sched_yield();
+      }
+    }
+    return waitpid(-1, status, __WALL);
   }
 
   void OnSyscallStop(Task& t) {
@@ -582,6 +604,7 @@ class Tracer {
   absl::node_hash_map<pid_t, Task> tasks_;  // node map: Task& stays valid across inserts
   bool seccomp_ = false;
   bool attached_ = false;
+  bool spin_ = false;
   pid_t main_pid_ = -1;
   int exit_code_ = 0;
   TracerStats stats_;

@@ -30,6 +30,11 @@ struct TracerOptions {
   uint32_t strsize = 32;
   // For a spawned command with a partial filter: trap only the selected syscalls in the kernel.
   bool seccomp_prefilter = true;
+  // Spawned command only: bind it and the tracer to the CPU the tracer runs on, and have the
+  // tracer yield to the tracee instead of sleeping in waitpid. Measured here: a stop pair drops
+  // from ~15 us to ~12.5 us, because no wakeup crosses CPUs and no CPU goes idle. The command
+  // sees a one-CPU affinity mask (as under rr), so this is opt-in.
+  bool pin_cpu = false;
 };
 
 struct TracerStats {

@@ -161,6 +161,13 @@ bool IoctlArgOf(uint64_t req, IoctlArg* a) {
   }
 }
 
+// Bytes of a nodemask of |maxnode| bits as strace reads it: (maxnode + 62) / 64 words, at most
+// 64 words (strace prints at most -s of them anyway).
+uint64_t NodemaskBytes(uint64_t maxnode) {
+  uint64_t words = maxnode > UINT64_MAX - 62 ? 64 : (maxnode + 62) / 64;
+  return std::min<uint64_t>(words, 64) * 8;
+}
+
 void CaptureSpecialEntry(Capturer& c, uint16_t id) {
   const CaptureContext& ctx = c.ctx_;
   const uint64_t* a = ctx.args;
@@ -226,6 +233,9 @@ void CaptureSpecialEntry(Capturer& c, uint16_t id) {
     case sys::kRecvmsg:
       c.Bytes(Tag(1, internal::kMsgHdr), a[1], internal::kSizeofMsghdr);
       break;
+    case sys::kRecvmmsg:
+      c.Bytes(Tag(4, 0), a[4], internal::kSizeofTimespec);
+      break;
     case sys::kAccept:
     case sys::kAccept4:
     case sys::kGetsockname:
@@ -267,12 +277,36 @@ void CaptureSpecialEntry(Capturer& c, uint16_t id) {
       break;
     case sys::kPrctl:
       if (a[0] == 15 /* PR_SET_NAME */) c.CString(Tag(1, 0), a[1], 16);
+      if (a[0] == 22 /* PR_SET_SECCOMP */ && a[1] == 2) c.Bytes(Tag(2, 0), a[2], 16);
       break;
     case sys::kClone3:
       c.Bytes(Tag(0, 0), a[0], std::min<uint64_t>(a[1], internal::kSizeofCloneArgs));
       break;
     case sys::kSetgroups:
       c.Bytes(Tag(1, 0), a[1], std::min<uint64_t>(a[0], 1024) * 4);
+      break;
+    case sys::kMount: {
+      uint64_t flags = a[3];
+      if ((flags & 0xffff0000u) == 0xC0ED0000u) flags &= 0xffff;  // MS_MGC_VAL
+      bool remount = flags & 32, bind = flags & 4096, move = flags & 8192;
+      if (!remount) c.CString(Tag(0, 0), a[0], internal::kPathMax);
+      if (!(remount || bind || move)) c.CString(Tag(2, 0), a[2], ctx.strsize);
+      if (!(bind || move)) c.CString(Tag(4, 0), a[4], ctx.strsize);
+      break;
+    }
+    case sys::kCapget:
+    case sys::kCapset:
+      c.Bytes(Tag(0, 0), a[0], 8);  // {u32 version; int pid}
+      if (id == sys::kCapset) c.Bytes(Tag(1, 0), a[1], 24);  // 2 x {effective, permitted, inh.}
+      break;
+    case sys::kSeccomp:
+      if (a[0] == 1) c.Bytes(Tag(2, 0), a[2], 16);  // struct sock_fprog
+      break;
+    case sys::kSetMempolicy:
+      c.Bytes(Tag(1, 0), a[1], NodemaskBytes(a[2]));
+      break;
+    case sys::kMbind:
+      c.Bytes(Tag(3, 0), a[3], NodemaskBytes(a[4]));
       break;
     case sys::kRtSigreturn:
       if (ctx.arch == abi::Arch::kX86_64 && ctx.stack_pointer != 0) {
@@ -334,6 +368,28 @@ void CaptureSpecialExit(Capturer& c, uint16_t id) {
             internal::kMsgIovData);
       break;
     }
+    case sys::kSendmmsg:
+    case sys::kRecvmmsg: {
+      // Vector at exit (strace prints it then); recvmmsg data up to each msg_len.
+      if (a[1] == 0 || (err && id == sys::kRecvmmsg)) break;
+      uint64_t vlen = std::min<uint64_t>(static_cast<uint32_t>(a[2]), internal::kMaxMmsg);
+      vlen = std::min<uint64_t>(vlen, ctx.strsize);
+      c.Bytes(Tag(1, 0), a[1], vlen * internal::kSizeofMmsghdr);
+      uint64_t done = err ? 0 : static_cast<uint64_t>(ret);
+      for (uint64_t k = 0; k < vlen; ++k) {
+        uint64_t m[8];
+        if (c.mem_.Read(a[1] + k * internal::kSizeofMmsghdr, m, sizeof m) != sizeof m) break;
+        unsigned base = internal::MmsgSeq(k);
+        uint64_t data_limit = UINT64_MAX;
+        if (id == sys::kRecvmmsg) data_limit = k < done ? (m[7] & 0xffffffffu) : 0;
+        c.Bytes(Tag(1, base + internal::kMsgName), m[0],
+                std::min<uint64_t>(m[1] & 0xffffffffu, internal::kMaxSockaddr));
+        c.Bytes(Tag(1, base + internal::kMsgControl), m[4], std::min<uint64_t>(m[5], 4096));
+        c.Iov(1, m[2], std::min<uint64_t>(m[3], internal::kMaxMmsgIov), data_limit,
+              base + internal::kMsgIov, base + internal::kMsgIovData);
+      }
+      break;
+    }
     case sys::kGetsockopt:
       if (!err) {
         uint32_t len = 0;
@@ -380,7 +436,22 @@ void CaptureSpecialExit(Capturer& c, uint16_t id) {
       if (!err && ret > 0) c.Bytes(Tag(2, 0), a[2], std::min<uint64_t>(ret, 1024));
       break;
     case sys::kClockNanosleep:
-    case sys::kNanosleep:
+    case sys::kNanosleep: {
+      // The remaining time is written when a relative sleep is interrupted (EINTR, or the
+      // ERESTART_RESTARTBLOCK a tracer sees).
+      int rm = id == sys::kNanosleep ? 1 : 3;
+      bool relative = id == sys::kNanosleep || !(a[1] & 1);
+      if (relative && (ret == -4 || ret == -516)) c.Bytes(Tag(rm, 0), a[rm], internal::kSizeofTimespec);
+      break;
+    }
+    case sys::kCapget:
+      if (!err) c.Bytes(Tag(1, 0), a[1], 24);
+      break;
+    case sys::kGetMempolicy:
+      if (!err) {
+        c.Bytes(Tag(0, 0), a[0], 4);
+        c.Bytes(Tag(1, 0), a[1], NodemaskBytes(a[2]));
+      }
       break;
     case sys::kEpollWait:
     case sys::kEpollPwait:

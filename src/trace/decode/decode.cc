@@ -15,6 +15,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "abi/syscall_table.h"
 #include "abi/syscall_table_gen.h"
@@ -34,6 +35,26 @@ using internal::Tag;
 namespace sys = abi::sys;
 
 bool IsErrorRet(int64_t r) { return r < 0 && r >= -4095; }
+
+// strace's sprinttime_nsec comment after an absolute time: " /* 2001-09-09T01:46:40+0000 */",
+// with ".%09d" nanoseconds when non-zero; local time zone, as strace uses.
+void AppendTimeComment(std::string* s, int64_t sec, int64_t nsec) {
+  time_t t = static_cast<time_t>(sec);
+  struct tm tm;
+  if (localtime_r(&t, &tm) == nullptr) return;
+  char buf[64], zone[16];
+  if (strftime(buf, sizeof buf, "%FT%T", &tm) == 0 || strftime(zone, sizeof zone, "%z", &tm) == 0) return;
+  s->append(" /* ");
+  s->append(buf);
+  if (nsec != 0) {
+    char frac[16];
+    snprintf(frac, sizeof frac, ".%09lld", static_cast<long long>(nsec));
+    s->append(frac);
+  }
+  s->append(zone);
+  s->append(" */");
+}
+
 
 void AppendDec(std::string* s, int64_t v) {
   char buf[24];
@@ -65,6 +86,28 @@ void AppendPersonality(std::string* s, uint32_t v) {
   if (v & ~0xffu) {
     s->push_back('|');
     AppendFlags(s, v & ~0xffu, xlat::kPersonalityFlags, nullptr);
+  }
+}
+
+// 1<<CAP_CHOWN|1<<CAP_KILL, unknown bits as hex, 0 for none (strace's capability sets).
+void AppendCapSet(std::string* s, uint64_t bits) {
+  if (bits == 0) {
+    s->push_back('0');
+    return;
+  }
+  bool first = true;
+  for (const FlagDef& c : xlat::kCapabilities) {
+    if (bits & (uint64_t{1} << c.value)) {
+      if (!first) s->push_back('|');
+      first = false;
+      s->append("1<<");
+      s->append(c.name);
+      bits &= ~(uint64_t{1} << c.value);
+    }
+  }
+  if (bits != 0) {
+    if (!first) s->push_back('|');
+    AppendHex(s, bits);
   }
 }
 
@@ -145,11 +188,16 @@ class Decoder {
   void DecodePoll(bool ppoll);
   void DecodeSelect(bool pselect);
   void DecodeMsg(bool send);
+  void DecodeMmsg(bool send);
+  void Msghdr(std::string* s, const uint64_t* m, bool at_exit, unsigned seq0);
   void DecodeSockopt(bool get);
   void DecodeSocket();
   void DecodeSockaddrLen(int addr_arg, int len_arg);
   void DecodePrctl();
   void FdSet(std::string* s, const Payload* p, uint64_t addr, uint64_t nfds);
+  void Nodemask(std::string* s, const Payload* p, uint64_t addr, uint64_t maxnode);
+  void MempolicyMode(std::string* s, uint64_t mode);
+  void SockFprog(std::string* s, const Payload* p, uint64_t addr);
 
   const SyscallView& v_;
   Decoded* out_;
@@ -193,10 +241,16 @@ void Decoder::StructText(std::string* s, StructType t, const Payload* p, uint64_
     case StructType::kPipefds: {
       int32_t fd[2];
       if ((ok = Load(d, 0, &fd[0]) && Load(d, 4, &fd[1]))) {
+        // Arrays print at most -s elements, as in strace.
         s->push_back('[');
-        AppendDec(s, fd[0]);
-        s->append(", ");
-        AppendDec(s, fd[1]);
+        for (uint32_t k = 0; k < 2; ++k) {
+          if (k > 0) s->append(", ");
+          if (v_.strsize < 2 && k >= v_.strsize) {
+            s->append("...");
+            break;
+          }
+          AppendDec(s, fd[k]);
+        }
         s->push_back(']');
       }
       break;
@@ -405,6 +459,18 @@ void Decoder::Generic(int i) {
     case ArgKind::kOflags: AppendOpenFlags(&s, a); break;
     case ArgKind::kOflagbits: AppendFlags(&s, a, kOpenFlags, nullptr); break;
     case ArgKind::kInflags: AppendFlags(&s, a, xlat::kInotifyInitFlags, nullptr); break;
+    case ArgKind::kInmask:
+      AppendFlags(&s, static_cast<uint32_t>(a), xlat::kInotifyMask, nullptr);
+      break;
+    case ArgKind::kSchedpolicy: {
+      uint32_t pol = static_cast<uint32_t>(a);
+      AppendEnum(&s, pol & ~0x40000000u, xlat::kSchedPolicies, "SCHED_???");
+      if (pol & 0x40000000u) s.append("|SCHED_RESET_ON_FORK");
+      break;
+    }
+    case ArgKind::kUmountflags:
+      AppendFlags(&s, static_cast<uint32_t>(a), xlat::kUmountFlags, nullptr);
+      break;
     case ArgKind::kPersonality:
       if (static_cast<uint32_t>(a) == 0xffffffffu) AppendHex(&s, static_cast<uint32_t>(a));
       else AppendPersonality(&s, static_cast<uint32_t>(a));
@@ -530,7 +596,7 @@ void Decoder::Ret(uint16_t id) {
     case RetMode::kHex: AppendHex(&r, static_cast<uint64_t>(ret)); break;
     case RetMode::kOct: {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%#" PRIo64, static_cast<uint64_t>(ret));
+      std::snprintf(buf, sizeof buf, "%#03" PRIo64, static_cast<uint64_t>(ret));  // umask: "022", "000"
       r.append(buf);
       break;
     }
@@ -654,6 +720,8 @@ bool Decoder::Special(uint16_t id) {
     case sys::kPselect6: DecodeSelect(true); return true;
     case sys::kSendmsg: DecodeMsg(true); return true;
     case sys::kRecvmsg: DecodeMsg(false); return true;
+    case sys::kSendmmsg: DecodeMmsg(true); return true;
+    case sys::kRecvmmsg: DecodeMmsg(false); return true;
     case sys::kSetsockopt: DecodeSockopt(false); return true;
     case sys::kGetsockopt: DecodeSockopt(true); return true;
     case sys::kSocket: DecodeSocket(); return true;
@@ -790,7 +858,7 @@ bool Decoder::Special(uint16_t id) {
       if (a[1] == 0) {
         s.append("NULL");
       } else if (get && Ok() && a[0] == 0) {
-        Addr(&s, a[1]);
+        s.append("[]");  // strace: a size-0 query prints an empty array
       } else if (get && Ok() && v_.ret == 0) {
         s.append("[]");
       } else if ((get ? Ok() : true) && Usable(p)) {
@@ -828,7 +896,9 @@ bool Decoder::Special(uint16_t id) {
       Generic(0);
       ExitArgsStart();
       std::string& s = Arg();
-      if (Ok() && a[2] != 0 && v_.ret > 0) Str(&s, Out(1), a[1]); else Addr(&s, a[1]);
+      if (Ok() && a[1] != 0 && a[2] != 0 && v_.ret == 0) s.append("\"\"");
+      else if (Ok() && a[2] != 0 && v_.ret > 0) Str(&s, Out(1), a[1]);
+      else Addr(&s, a[1]);
       Generic(2);
       return true;
     }
@@ -865,6 +935,7 @@ bool Decoder::Special(uint16_t id) {
       int first = id == sys::kNanosleep ? 0 : 2;
       for (int i = 0; i <= first; ++i) Generic(i);
       // rmtp is written only when interrupted; strace prints it only then, else the address.
+      ExitArgsStart();
       std::string& s = Arg();
       uint64_t rm = a[first + 1];
       const Payload* p = Out(first + 1);
@@ -892,6 +963,9 @@ bool Decoder::Special(uint16_t id) {
             s.append("UTIME_OMIT");
           } else {
             AppendTimespec(&s, p->data.subspan(k * 16, 16));
+            int64_t sec;
+            Load(p->data, k * 16, &sec);
+            AppendTimeComment(&s, sec, nsec);
           }
         }
         s.push_back(']');
@@ -1043,6 +1117,124 @@ bool Decoder::Special(uint16_t id) {
     }
     case sys::kExecveat:
       return false;
+    case sys::kMount: {
+      uint64_t flags = a[3];
+      bool magic = (flags & 0xffff0000u) == 0xC0ED0000u;
+      if (magic) flags &= 0xffff;
+      bool remount = flags & 32, bind = flags & 4096, move = flags & 8192;
+      // Which arguments are strings depends on the flags (strace's mount.c).
+      if (remount) Addr(&Arg(), a[0]); else Str(&Arg(), In(0), a[0], /*whole=*/true);
+      Generic(1);
+      if (remount || bind || move) Addr(&Arg(), a[2]); else Str(&Arg(), In(2), a[2]);
+      std::string& f = Arg();
+      if (magic) {
+        f.append("MS_MGC_VAL");
+        if (flags != 0) f.push_back('|');
+      }
+      if (!magic || flags != 0) AppendFlags(&f, flags, xlat::kMountFlags, nullptr);
+      if (bind || move) Addr(&Arg(), a[4]); else Str(&Arg(), In(4), a[4]);
+      return true;
+    }
+    case sys::kSchedGetscheduler:
+      if (Ok()) {
+        ret_mode_ = RetMode::kAux;
+        uint32_t pol = static_cast<uint32_t>(v_.ret);
+        AppendEnum(&ret_aux_, pol & ~0x40000000u, xlat::kSchedPolicies, nullptr);
+        if (pol & 0x40000000u) ret_aux_.append("|SCHED_RESET_ON_FORK");
+      }
+      return false;
+    case sys::kCapget:
+    case sys::kCapset: {
+      const Payload* h = In(0);
+      uint32_t ver = 0;
+      int32_t pid = 0;
+      std::string& hs = Arg();
+      if (a[0] == 0) {
+        hs.append("NULL");
+      } else if (Usable(h) && Load(h->data, 0, &ver) && Load(h->data, 4, &pid)) {
+        hs.append("{version=");
+        AppendEnum(&hs, ver, xlat::kCapVersions, "_LINUX_CAPABILITY_VERSION_???");
+        hs.append(", pid=");
+        AppendDec(&hs, pid);
+        hs.push_back('}');
+      } else {
+        Addr(&hs, a[0]);
+      }
+      bool get = id == sys::kCapget;
+      if (get) ExitArgsStart();
+      std::string& ds = Arg();
+      const Payload* d = get ? Out(1) : In(1);
+      if (a[1] == 0) {
+        ds.append("NULL");
+      } else if ((!get || Ok()) && Usable(d) && d->data.size() >= 12) {
+        // v1 has one {effective, permitted, inheritable} of 32 bits, v2/v3 two of them.
+        bool wide = ver != 0x19980330 && d->data.size() >= 24;
+        static const char* const kNames[] = {"effective", "permitted", "inheritable"};
+        ds.push_back('{');
+        for (int k = 0; k < 3; ++k) {
+          uint32_t lo = 0, hi = 0;
+          Load(d->data, k * 4, &lo);
+          if (wide) Load(d->data, 12 + k * 4, &hi);
+          uint64_t bits = lo | (uint64_t{hi} << 32);
+          if (k > 0) ds.append(", ");
+          ds.append(kNames[k]);
+          ds.push_back('=');
+          AppendCapSet(&ds, bits);
+        }
+        ds.push_back('}');
+      } else {
+        Addr(&ds, a[1]);
+      }
+      return true;
+    }
+    case sys::kSeccomp:
+      AppendEnum(&Arg(), a[0], xlat::kSeccompOps, "SECCOMP_???");
+      if (a[0] == 1) {
+        AppendFlags(&Arg(), static_cast<uint32_t>(a[1]), xlat::kSeccompFilterFlags, nullptr);
+        SockFprog(&Arg(), In(2), a[2]);
+      } else {
+        AppendHex(&Arg(), a[1]);
+        Addr(&Arg(), a[2]);
+      }
+      return true;
+    case sys::kSetMempolicy:
+      MempolicyMode(&Arg(), a[0]);
+      Nodemask(&Arg(), In(1), a[1], a[2]);
+      AppendUDec(&Arg(), a[2]);
+      return true;
+    case sys::kGetMempolicy: {
+      ExitArgsStart();
+      std::string& s = Arg();
+      const Payload* p = Out(0);
+      int32_t pol;
+      if (a[0] == 0) {
+        s.append("NULL");
+      } else if (Ok() && Usable(p) && Load(p->data, 0, &pol)) {
+        s.push_back('[');
+        MempolicyMode(&s, static_cast<uint32_t>(pol));
+        s.push_back(']');
+      } else {
+        Addr(&s, a[0]);
+      }
+      if (Ok()) Nodemask(&Arg(), Out(1), a[1], a[2]); else Addr(&Arg(), a[1]);
+      AppendUDec(&Arg(), a[2]);
+      Addr(&Arg(), a[3]);
+      AppendFlags(&Arg(), a[4], xlat::kGetMempolicyFlags, nullptr);
+      return true;
+    }
+    case sys::kMbind:
+      Addr(&Arg(), a[0]);
+      AppendUDec(&Arg(), a[1]);
+      MempolicyMode(&Arg(), a[2]);
+      Nodemask(&Arg(), In(3), a[3], a[4]);
+      AppendUDec(&Arg(), a[4]);
+      AppendFlags(&Arg(), a[5], xlat::kMbindFlags, nullptr);
+      return true;
+    case sys::kGetpriority:
+    case sys::kSetpriority:
+      AppendXval(&Arg(), static_cast<uint32_t>(a[0]), xlat::kPriorityWhich, "PRIO_???");
+      for (int i = 1; i < desc_->nargs; ++i) Generic(i);
+      return true;
     case sys::kRtSigtimedwait:
       for (int i = 0; i < 4; ++i) Generic(i);
       if (Ok() && v_.ret > 0) {
@@ -1057,6 +1249,65 @@ bool Decoder::Special(uint16_t id) {
       return false;
     default:
       return false;
+  }
+}
+
+// [0x00000000000001, 0000000000000000, ...]: words printed with "%#016lx" as strace does.
+void Decoder::Nodemask(std::string* s, const Payload* p, uint64_t addr, uint64_t maxnode) {
+  if (addr == 0) {
+    s->append("NULL");
+    return;
+  }
+  if (!Usable(p)) {
+    Addr(s, addr);
+    return;
+  }
+  uint64_t words = maxnode > UINT64_MAX - 62 ? UINT64_MAX : (maxnode + 62) / 64;
+  size_t n = p->data.size() / 8;
+  s->push_back('[');
+  for (size_t k = 0; k < n; ++k) {
+    if (k > 0) s->append(", ");
+    if (v_.strsize > 0 && k >= v_.strsize) {
+      s->append("...");
+      break;
+    }
+    uint64_t w;
+    Load(p->data, k * 8, &w);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%#016" PRIx64, w);
+    s->append(buf);
+  }
+  if (n < words && (v_.strsize == 0 || n < v_.strsize)) {
+    if (n > 0) s->append(", ");
+    s->append("...");
+  }
+  s->push_back(']');
+}
+
+// struct sock_fprog: {len=3, filter=0x7ffd...} (strace prints no BPF without -v).
+void Decoder::SockFprog(std::string* s, const Payload* p, uint64_t addr) {
+  uint16_t len;
+  uint64_t filter;
+  if (addr == 0) {
+    s->append("NULL");
+  } else if (Usable(p) && Load(p->data, 0, &len) && Load(p->data, 8, &filter)) {
+    s->append("{len=");
+    AppendUDec(s, len);
+    s->append(", filter=");
+    Addr(s, filter);
+    s->push_back('}');
+  } else {
+    Addr(s, addr);
+  }
+}
+
+void Decoder::MempolicyMode(std::string* s, uint64_t mode) {
+  uint32_t m = static_cast<uint32_t>(mode);
+  uint32_t flags = m & (7u << 13);
+  AppendEnum(s, m & ~(7u << 13), xlat::kMempolicyModes, "MPOL_???");
+  if (flags != 0) {
+    s->push_back('|');
+    AppendFlags(s, flags, xlat::kMempolicyModeFlags, nullptr);
   }
 }
 
@@ -1296,7 +1547,11 @@ void Decoder::DecodeFutex() {
       Addr(&Arg(), a[4]);
       break;
     default:
-      for (int i = 2; i < 6; ++i) AppendHex(&Arg(), a[i]);
+      // strace: val as %u, timeout and uaddr2 as addresses, val3 in hex.
+      val(2);
+      Addr(&Arg(), a[3]);
+      Addr(&Arg(), a[4]);
+      AppendHex(&Arg(), static_cast<uint32_t>(a[5]));
       break;
   }
 }
@@ -1651,6 +1906,34 @@ void AppendCmsgs(std::string* s, std::span<const uint8_t> d) {
   s->push_back(']');
 }
 
+// {msg_name=..., msg_namelen=..., msg_iov=[...], msg_iovlen=..., msg_controllen=...,
+// msg_flags=...}; |m| is the raw struct msghdr, its parts are payloads seq0 + kMsg*.
+void Decoder::Msghdr(std::string* s, const uint64_t* m, bool at_exit, unsigned seq0) {
+  auto part = [&](unsigned seq) {
+    return at_exit ? Out(1, seq0 + seq) : In(1, seq0 + seq);
+  };
+  s->append("{msg_name=");
+  const Payload* name = part(internal::kMsgName);
+  if (m[0] == 0) s->append("NULL");
+  else if (!Usable(name) || !AppendSockaddr(s, name->data)) Addr(s, m[0]);
+  s->append(", msg_namelen=");
+  AppendUDec(s, static_cast<uint32_t>(m[1]));
+  s->append(", msg_iov=");
+  Iov(s, 1, m[2], m[3], at_exit, seq0 + internal::kMsgIov, seq0 + internal::kMsgIovData);
+  s->append(", msg_iovlen=");
+  AppendUDec(s, m[3]);
+  if (m[5] != 0) {
+    s->append(", msg_control=");
+    const Payload* ctl = part(internal::kMsgControl);
+    if (Usable(ctl)) AppendCmsgs(s, ctl->data); else Addr(s, m[4]);
+  }
+  s->append(", msg_controllen=");
+  AppendUDec(s, m[5]);
+  s->append(", msg_flags=");
+  AppendFlags(s, static_cast<uint32_t>(m[6]), kMsgFlags, nullptr);
+  s->push_back('}');
+}
+
 void Decoder::DecodeMsg(bool send) {
   const uint64_t* a = v_.args;
   Generic(0);
@@ -1663,32 +1946,50 @@ void Decoder::DecodeMsg(bool send) {
     Addr(&s, a[1]);
   } else {
     std::memcpy(m, hdr->data.data(), sizeof m);
-    auto part = [&](unsigned seq) {
-      return send ? In(1, seq) : Out(1, seq);
-    };
-    s.append("{msg_name=");
-    const Payload* name = part(internal::kMsgName);
-    if (m[0] == 0) s.append("NULL");
-    else if (!Usable(name) || !AppendSockaddr(&s, name->data)) Addr(&s, m[0]);
-    s.append(", msg_namelen=");
-    AppendUDec(&s, static_cast<uint32_t>(m[1]));
-    s.append(", msg_iov=");
     // recvmsg data: the iov buffers hold the first |ret| bytes (captured at exit).
-    Iov(&s, 1, m[2], m[3], !send, internal::kMsgIov, internal::kMsgIovData);
-    s.append(", msg_iovlen=");
-    AppendUDec(&s, m[3]);
-    if (m[5] != 0) {
-      s.append(", msg_control=");
-      const Payload* ctl = part(internal::kMsgControl);
-      if (Usable(ctl)) AppendCmsgs(&s, ctl->data); else Addr(&s, m[4]);
-    }
-    s.append(", msg_controllen=");
-    AppendUDec(&s, m[5]);
-    s.append(", msg_flags=");
-    AppendFlags(&s, static_cast<uint32_t>(m[6]), kMsgFlags, nullptr);
-    s.push_back('}');
+    Msghdr(&s, m, !send, 0);
   }
   Generic(2);
+}
+
+// sendmmsg/recvmmsg: strace prints the vector at exit, msg_len for the first |ret| entries.
+void Decoder::DecodeMmsg(bool send) {
+  const uint64_t* a = v_.args;
+  Generic(0);
+  ExitArgsStart();
+  std::string& s = Arg();
+  const Payload* arr = Out(1, 0);
+  if (a[1] == 0) {
+    s.append("NULL");
+  } else if (!v_.has_exit || !Usable(arr) || (failed_ && !send)) {
+    Addr(&s, a[1]);
+  } else {
+    uint64_t with_len = failed_ ? 0 : static_cast<uint64_t>(v_.ret);
+    size_t n = arr->data.size() / internal::kSizeofMmsghdr;
+    s.push_back('[');
+    for (size_t k = 0; k < n; ++k) {
+      if (k > 0) s.append(", ");
+      uint64_t m[7];
+      std::memcpy(m, arr->data.data() + k * internal::kSizeofMmsghdr, sizeof m);
+      uint32_t len;
+      Load(arr->data, k * internal::kSizeofMmsghdr + 56, &len);
+      s.append("{msg_hdr=");
+      Msghdr(&s, m, true, internal::MmsgSeq(k));
+      if (k < with_len) {
+        s.append(", msg_len=");
+        AppendUDec(&s, len);
+      }
+      s.push_back('}');
+    }
+    if (n < static_cast<uint32_t>(a[2])) {
+      if (n > 0) s.append(", ");
+      s.append("...");
+    }
+    s.push_back(']');
+  }
+  AppendUDec(&Arg(), static_cast<uint32_t>(a[2]));
+  AppendFlags(&Arg(), static_cast<uint32_t>(a[3]), kMsgFlags, nullptr);
+  if (!send) StructText(&Arg(), StructType::kTimespec, In(4), a[4]);
 }
 
 void Decoder::DecodeSockopt(bool get) {
@@ -1743,8 +2044,27 @@ void Decoder::DecodeSockopt(bool get) {
   std::string& l = Arg();
   if (!get) {
     AppendInt(&l, a[4]);
-  } else if (Ok()) {
-    OutPtrInt(&l, Out(4), a[4]);
+    return;
+  }
+  // optlen is value-result: "[256 => 4]" when the kernel changed it.
+  const Payload* before = In(4);
+  const Payload* after = Out(4);
+  int32_t in = 0, outv = 0;
+  bool have_in = Usable(before) && Load(before->data, 0, &in);
+  if (a[4] == 0) {
+    l.append("NULL");
+  } else if (Ok() && Usable(after) && Load(after->data, 0, &outv)) {
+    l.push_back('[');
+    if (have_in && in != outv) {
+      AppendDec(&l, in);
+      l.append(" => ");
+    }
+    AppendDec(&l, outv);
+    l.push_back(']');
+  } else if (have_in) {
+    l.push_back('[');
+    AppendDec(&l, in);
+    l.push_back(']');
   } else {
     Addr(&l, a[4]);
   }
@@ -1802,11 +2122,11 @@ void Decoder::DecodePrctl() {
       for (int i = 1; i < 5; ++i) AppendUDec(&Arg(), a[i]);
       return;
     case 22:  // PR_SET_SECCOMP
-      AppendUDec(&Arg(), a[1]);
-      if (a[1] == 2) Addr(&Arg(), a[2]);
+      AppendEnum(&Arg(), a[1], xlat::kSeccompModes, "SECCOMP_MODE_???");
+      if (a[1] == 2) SockFprog(&Arg(), In(2), a[2]);
       return;
     case 23: case 24:  // PR_CAPBSET_READ/DROP
-      AppendUDec(&Arg(), a[1]);
+      AppendEnum(&Arg(), a[1], xlat::kCapabilities, "CAP_???");
       return;
     default:
       for (int i = 1; i < 5; ++i) AppendHex(&Arg(), a[i]);

@@ -27,6 +27,12 @@ inline constexpr unsigned kMsgControl = 2;
 inline constexpr unsigned kMsgIov = 3;
 inline constexpr unsigned kMsgIovData = 4;  // + index
 
+// sendmmsg/recvmmsg (slot 1): seq 0 is the struct mmsghdr array; entry k's msghdr parts use
+// the kMsg* values above plus MmsgSeq(k). At most kMaxMmsg entries, 60 iovecs each.
+inline constexpr uint32_t kMaxMmsg = 16;
+inline constexpr uint32_t kMaxMmsgIov = 60;
+constexpr unsigned MmsgSeq(size_t k) { return 1 + static_cast<unsigned>(k) * 64; }
+
 // Struct sizes in the x86_64 (and aarch64, where equal) layout.
 inline constexpr uint32_t kSizeofStat = 144;
 inline constexpr uint32_t kSizeofStatx = 256;
@@ -43,6 +49,7 @@ inline constexpr uint32_t kSizeofKSigaction = 32;  // handler, flags, restorer, 
 inline constexpr uint32_t kSizeofSiginfo = 128;
 inline constexpr uint32_t kSizeofStack = 24;
 inline constexpr uint32_t kSizeofMsghdr = 56;
+inline constexpr uint32_t kSizeofMmsghdr = 64;   // msghdr, unsigned msg_len, padding
 inline constexpr uint32_t kSizeofIovec = 16;
 inline constexpr uint32_t kSizeofPollfd = 8;
 inline constexpr uint32_t kSizeofEpollEvent = 12;  // packed on x86_64

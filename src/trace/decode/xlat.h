@@ -67,6 +67,20 @@ CB_XLAT(kInotifyInitFlags);
 CB_XLAT(kResolveFlags);
 CB_XLAT(kScmTypes);
 CB_XLAT(kUnshareFlags);
+CB_XLAT(kCapabilities);
+CB_XLAT(kMempolicyModes);
+CB_XLAT(kMempolicyModeFlags);
+CB_XLAT(kGetMempolicyFlags);
+CB_XLAT(kMbindFlags);
+CB_XLAT(kPriorityWhich);
+CB_XLAT(kMountFlags);
+CB_XLAT(kUmountFlags);
+CB_XLAT(kInotifyMask);
+CB_XLAT(kSeccompOps);
+CB_XLAT(kSeccompFilterFlags);
+CB_XLAT(kSeccompModes);
+CB_XLAT(kSchedPolicies);
+CB_XLAT(kCapVersions);
 #undef CB_XLAT
 
 }  // namespace clonebot::trace::decode::xlat

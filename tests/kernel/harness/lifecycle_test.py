@@ -74,7 +74,7 @@ def wait_for(pred, timeout, step=0.02):
 
 def assert_running_untraced(pid, what):
     """The target must be alive, not stopped, without a tracer, and making progress."""
-    s = wait_for(lambda: (lambda st: st if st and st[1] == 0 else None)(proc_state(pid)), 3)
+    wait_for(lambda: (proc_state(pid) or (0, 0))[1] == 0, 3)   # the kernel detaches
     st = proc_state(pid)
     check(st is not None, "%s: target %d died" % (what, pid))
     check(st[1] == 0, "%s: target %d still has TracerPid %d" % (what, pid, st[1]))
@@ -85,7 +85,6 @@ def assert_running_untraced(pid, what):
     check(st is not None and st[0] not in "tT",
           "%s: target %d stopped after detach (state %s)" % (what, pid, st and st[0]))
     check(progressed, "%s: target %d makes no progress after detach" % (what, pid))
-    del s
 
 
 def attached(pid):
@@ -137,6 +136,10 @@ class Env:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+            try:                     # we are its subreaper: reap it
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -296,6 +299,17 @@ def ptrace_allowed():
     return scope < 3 and (scope < 2 or os.geteuid() == 0)
 
 
+def become_subreaper():
+    """Orphans of a killed clonebot get reparented to us, not to pid 1, so that we can
+    reap them (a container's pid 1 may not)."""
+    import ctypes
+    PR_SET_CHILD_SUBREAPER = 36
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], epilog=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -309,6 +323,7 @@ def main():
     if not os.access(args.clonebot, os.X_OK):
         print("FAIL: no clonebot binary at %s" % args.clonebot)
         return 1
+    become_subreaper()
     failed = 0
     for c in args.case:
         env = Env(args)

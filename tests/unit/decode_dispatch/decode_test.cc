@@ -197,6 +197,8 @@ TEST(DecodeFiles, IoctlShapes) {
             "ioctl(3, _IOC(_IOC_NONE, 0x56, 0x78, 0x1234), 0) = -1 ENOTTY (Inappropriate ioctl "
             "for device)");
   EXPECT_EQ(Strace(m, {SYS_ioctl, {3, 0x5451}, 0}), "ioctl(3, FIOCLEX) = 0");
+  EXPECT_EQ(Strace(m, {SYS_ioctl, {4, 0x5402, 0x7ffd0000}, -14}),
+            "ioctl(4, SNDCTL_TMR_START or TCSETS, 0x7ffd0000) = -1 EFAULT (Bad address)");
 }
 
 TEST(DecodeMemory, MmapBrkMunmap) {
@@ -449,6 +451,11 @@ TEST(DecodeNet, SendtoRecvfromSockopt) {
   uint64_t l = m.PutObj(four);
   EXPECT_EQ(Strace(m, {SYS_getsockopt, {5, 1, 3, o, l}, 0}),
             "getsockopt(5, SOL_SOCKET, SO_TYPE, [1], [4]) = 0");
+  uint32_t len256 = 256;
+  uint64_t l2 = m.PutObj(len256);
+  Call g{SYS_getsockopt, {4, 1, 7, o, l2}, 0};
+  g.kernel = [l2](FakeMemory& mem) { mem.Write(l2, uint32_t{4}); };
+  EXPECT_EQ(Strace(m, g), "getsockopt(4, SOL_SOCKET, SO_SNDBUF, [1], [256 => 4]) = 0");
 }
 
 TEST(DecodeNet, SendmsgRecvmsg) {
@@ -494,6 +501,15 @@ TEST(DecodeTime, ClockNanosleepAndUtimensat) {
   uint64_t t = m.PutObj(ts);
   EXPECT_EQ(Strace(m, {SYS_clock_nanosleep, {1, 0, t, 0}, 0}),
             "clock_nanosleep(CLOCK_MONOTONIC, 0, {tv_sec=0, tv_nsec=1000}, NULL) = 0");
+  int64_t left[2] = {0, 0};
+  uint64_t lp = m.PutObj(left);
+  Call c{SYS_clock_nanosleep, {0, 0, t, lp}, -516};
+  c.kernel = [lp](FakeMemory& mem) { mem.Write(lp + 8, int64_t{999}); };
+  Decoded d = CaptureAndDecode(m, c);
+  EXPECT_EQ(d.entry_args, 3u);
+  EXPECT_EQ(d.args[3], "{tv_sec=0, tv_nsec=999}");
+  EXPECT_EQ(Strace(m, {SYS_nanosleep, {t, lp}, 0}),
+            "nanosleep({tv_sec=0, tv_nsec=1000}, " + Hex(lp) + ") = 0");
   uint64_t path = m.PutStr("/tmp/h1/x/lk");
   EXPECT_EQ(Strace(m, {SYS_utimensat, {kAtFdcwd, path, 0, 0}, 0}),
             "utimensat(AT_FDCWD, \"/tmp/h1/x/lk\", NULL, 0) = 0");
@@ -672,6 +688,108 @@ TEST(DecodeRobustness, RandomTraceeMemoryNeverCrashes) {
       EXPECT_FALSE(d.ret.empty());
     }
   }
+}
+
+TEST(DecodeMemory, Mempolicy) {
+  FakeMemory m;
+  uint64_t mask[16] = {1};
+  uint64_t mp = m.PutObj(mask);
+  std::string zeros;
+  for (int i = 0; i < 15; ++i) zeros += ", 0000000000000000";
+  Call c{SYS_set_mempolicy, {5, mp, 1024}, 0};
+  c.strsize = 32;
+  EXPECT_EQ(Strace(m, c), "set_mempolicy(MPOL_PREFERRED_MANY, [0x00000000000001" + zeros + "], 1024) = 0");
+  int32_t pol = 0;
+  uint64_t pp = m.PutObj(pol);
+  uint64_t zmask[16] = {};
+  uint64_t zp = m.PutObj(zmask);
+  EXPECT_EQ(Strace(m, {SYS_get_mempolicy, {pp, zp, 1025, 0, 0}, 0}),
+            "get_mempolicy([MPOL_DEFAULT], [0000000000000000" + zeros + "], 1025, NULL, 0) = 0");
+  EXPECT_EQ(Strace(m, {SYS_prctl, {23, 32}, 1}), "prctl(PR_CAPBSET_READ, CAP_MAC_OVERRIDE) = 1");
+  EXPECT_EQ(Strace(m, {SYS_prctl, {23, 41}, -22}),
+            "prctl(PR_CAPBSET_READ, 0x29 /* CAP_??? */) = -1 EINVAL (Invalid argument)");
+  EXPECT_EQ(Strace(m, {SYS_mremap, {0x7fe05762d000, 8192, 16384, 1, 0}, 0x7fe057629000}),
+            "mremap(0x7fe05762d000, 8192, 16384, MREMAP_MAYMOVE) = 0x7fe057629000");
+}
+
+TEST(DecodeSandbox, NamespacesMountsSeccomp) {
+  FakeMemory m;
+  EXPECT_EQ(Strace(m, {SYS_unshare, {0x1E060080}, 0}),
+            "unshare(CLONE_NEWTIME|CLONE_NEWNS|CLONE_SYSVSEM|CLONE_NEWCGROUP|CLONE_NEWUTS|"
+            "CLONE_NEWIPC|CLONE_NEWUSER) = 0");
+  uint64_t none = m.PutStr("none"), root = m.PutStr("/");
+  EXPECT_EQ(Strace(m, {SYS_mount, {none, root, 0, 0x4000 | 0x40000, 0}, 0}),
+            "mount(\"none\", \"/\", NULL, MS_REC|MS_PRIVATE, NULL) = 0");
+  uint64_t proc = m.PutStr("proc"), pp = m.PutStr("/proc");
+  EXPECT_EQ(Strace(m, {SYS_mount, {proc, pp, proc, 2 | 4 | 8, 0}, 0}),
+            "mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0");
+  uint64_t tmpfs = m.PutStr("tmpfs"), mnt = m.PutStr("/mnt"), opt = m.PutStr("size=1m");
+  EXPECT_EQ(Strace(m, {SYS_mount, {tmpfs, mnt, tmpfs, 1 | 2 | 4 | 4096 | 16384, opt}, -2}),
+            "mount(\"tmpfs\", \"/mnt\", " + Hex(tmpfs) + ", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_BIND|"
+            "MS_REC, " + Hex(opt) + ") = -1 ENOENT (No such file or directory)");
+  uint64_t x = m.PutStr("x"), y = m.PutStr("/y"), ext4 = m.PutStr("ext4"), ab = m.PutStr("a=b");
+  EXPECT_EQ(Strace(m, {SYS_mount, {x, y, ext4, 0xC0ED0001, ab}, -2}),
+            "mount(\"x\", \"/y\", \"ext4\", MS_MGC_VAL|MS_RDONLY, \"a=b\") = -1 ENOENT (No such "
+            "file or directory)");
+  EXPECT_EQ(Strace(m, {SYS_umount2, {mnt, 2}, -22}),
+            "umount2(\"/mnt\", MNT_DETACH) = -1 EINVAL (Invalid argument)");
+  EXPECT_EQ(Strace(m, {SYS_setns, {3, 0x04000000}, 0}), "setns(3, CLONE_NEWUTS) = 0");
+  EXPECT_EQ(Strace(m, {SYS_setns, {3, 0}, 0}), "setns(3, 0) = 0");
+  EXPECT_EQ(Strace(m, {SYS_inotify_add_watch, {4, m.PutStr("/tmp"), 0x1000302}, 1}),
+            "inotify_add_watch(4, \"/tmp\", IN_MODIFY|IN_CREATE|IN_DELETE|IN_ONLYDIR) = 1");
+  uint64_t prog[2] = {1, 0x7ffd78f72ee0};
+  uint64_t pg = m.PutObj(prog);
+  EXPECT_EQ(Strace(m, {SYS_seccomp, {1, 1, pg}, 0}),
+            "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, {len=1, "
+            "filter=0x7ffd78f72ee0}) = 0");
+  EXPECT_EQ(Strace(m, {SYS_prctl, {22, 2, pg}, 0}),
+            "prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, {len=1, filter=0x7ffd78f72ee0}) = 0");
+}
+
+TEST(DecodeProcess, SchedAndCaps) {
+  FakeMemory m;
+  EXPECT_EQ(Strace(m, {SYS_sched_get_priority_max, {1}, 99}), "sched_get_priority_max(SCHED_FIFO) = 99");
+  EXPECT_EQ(Strace(m, {SYS_sched_getscheduler, {0}, 0}), "sched_getscheduler(0) = 0 (SCHED_OTHER)");
+  int32_t prio = 0;
+  uint64_t pp = m.PutObj(prio);
+  EXPECT_EQ(Strace(m, {SYS_sched_getparam, {0, pp}, 0}), "sched_getparam(0, [0]) = 0");
+  uint32_t hdr[2] = {0x20080522, 0};
+  uint64_t h = m.PutObj(hdr);
+  uint32_t data[6] = {0x21, 0x21, 0, 0x100, 0x100, 0};
+  uint64_t d = m.PutObj(data);
+  EXPECT_EQ(Strace(m, {SYS_capget, {h, d}, 0}),
+            "capget({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_CHOWN|"
+            "1<<CAP_KILL|1<<CAP_CHECKPOINT_RESTORE, permitted=1<<CAP_CHOWN|1<<CAP_KILL|"
+            "1<<CAP_CHECKPOINT_RESTORE, inheritable=0}) = 0");
+  EXPECT_EQ(Strace(m, {SYS_wait4, {Neg(-1), 0, 0x40000002, 0}, -10}),
+            "wait4(-1, NULL, WSTOPPED|__WALL, NULL) = -1 ECHILD (No child processes)");
+  char buf[8] = {};
+  uint64_t b = m.PutObj(buf);
+  EXPECT_EQ(Strace(m, {SYS_listxattr, {m.PutStr("/tmp"), b, 64}, 0}), "listxattr(\"/tmp\", \"\", 64) = 0");
+}
+
+TEST(DecodeNet, SendmmsgPrintsVectorAtExit) {
+  FakeMemory m;
+  uint64_t d1 = m.Put("hello", 5), d2 = m.Put("world!", 6);
+  uint64_t v1[2] = {d1, 5}, v2[2] = {d2, 6};
+  uint64_t i1 = m.PutObj(v1), i2 = m.PutObj(v2);
+  uint64_t vec[16] = {0, 0, i1, 1, 0, 0, 0, 0, 0, 0, i2, 1, 0, 0, 0, 0};
+  uint64_t vp = m.PutObj(vec);
+  Call c{SYS_sendmmsg, {3, vp, 2, 0x4000}, 2};
+  c.kernel = [vp](FakeMemory& mem) {
+    mem.Write(vp + 56, uint32_t{5});
+    mem.Write(vp + 64 + 56, uint32_t{6});
+  };
+  Decoded d = CaptureAndDecode(m, c);
+  EXPECT_EQ(fake::Line(abi::Arch::kX86_64, SYS_sendmmsg, d),
+            "sendmmsg(3, [{msg_hdr={msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base=\"hello\", "
+            "iov_len=5}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, msg_len=5}, "
+            "{msg_hdr={msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base=\"world!\", iov_len=6}], "
+            "msg_iovlen=1, msg_controllen=0, msg_flags=0}, msg_len=6}], 2, MSG_NOSIGNAL) = 2");
+  EXPECT_EQ(d.entry_args, 1u);
+  EXPECT_EQ(Strace(m, {SYS_recvmmsg, {3, vp, 2, 0x40, 0}, -11}),
+            "recvmmsg(3, " + Hex(vp) + ", 2, MSG_DONTWAIT, NULL) = -1 EAGAIN (Resource "
+            "temporarily unavailable)");
 }
 
 }  // namespace
