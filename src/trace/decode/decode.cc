@@ -172,6 +172,8 @@ class Decoder {
     }
   }
   void StructText(std::string* s, StructType t, const Payload* p, uint64_t addr);
+  // An int the kernel reads and may rewrite (socklen_t*): "[16]", or "[256 => 4]" once changed.
+  void ValueResultInt(std::string* s, int arg);
   void Iov(std::string* s, unsigned slot, uint64_t addr, uint64_t count, bool at_exit,
            unsigned seq0 = 0, unsigned data_seq = 1);
   void OutPtrInt(std::string* s, const Payload* p, uint64_t addr, bool is_unsigned = false);
@@ -210,6 +212,31 @@ class Decoder {
       RetMode::kDec;
   std::string ret_aux_;  // for kAux: text in parentheses after the value
 };
+
+void Decoder::ValueResultInt(std::string* s, int arg) {
+  const uint64_t addr = v_.args[arg];
+  const Payload* before = In(arg);
+  const Payload* after = Out(arg);
+  int32_t in = 0, outv = 0;
+  bool have_in = Usable(before) && Load(before->data, 0, &in);
+  if (addr == 0) {
+    s->append("NULL");
+  } else if (Ok() && Usable(after) && Load(after->data, 0, &outv)) {
+    s->push_back('[');
+    if (have_in && in != outv) {
+      AppendDec(s, in);
+      s->append(" => ");
+    }
+    AppendDec(s, outv);
+    s->push_back(']');
+  } else if (have_in) {
+    s->push_back('[');
+    AppendDec(s, in);
+    s->push_back(']');
+  } else {
+    Addr(s, addr);
+  }
+}
 
 void Decoder::StructText(std::string* s, StructType t, const Payload* p, uint64_t addr) {
   if (addr == 0) {
@@ -1826,32 +1853,10 @@ void Decoder::DecodeSocket() {
 }
 
 void Decoder::DecodeSockaddrLen(int addr_arg, int len_arg) {
-  const uint64_t* a = v_.args;
   Generic(0);
   ExitArgsStart();
   Generic(addr_arg);
-  std::string& s = Arg();
-  const Payload* before = In(len_arg);
-  const Payload* after = Out(len_arg);
-  int32_t in = 0, outv = 0;
-  bool have_in = Usable(before) && Load(before->data, 0, &in);
-  if (a[len_arg] == 0) {
-    s.append("NULL");
-  } else if (Ok() && Usable(after) && Load(after->data, 0, &outv)) {
-    s.push_back('[');
-    if (have_in && in != outv) {
-      AppendDec(&s, in);
-      s.append(" => ");
-    }
-    AppendDec(&s, outv);
-    s.push_back(']');
-  } else if (have_in) {
-    s.push_back('[');
-    AppendDec(&s, in);
-    s.push_back(']');
-  } else {
-    Addr(&s, a[len_arg]);
-  }
+  ValueResultInt(&Arg(), len_arg);
 }
 
 void AppendCmsgs(std::string* s, std::span<const uint8_t> d) {
@@ -2047,27 +2052,7 @@ void Decoder::DecodeSockopt(bool get) {
     return;
   }
   // optlen is value-result: "[256 => 4]" when the kernel changed it.
-  const Payload* before = In(4);
-  const Payload* after = Out(4);
-  int32_t in = 0, outv = 0;
-  bool have_in = Usable(before) && Load(before->data, 0, &in);
-  if (a[4] == 0) {
-    l.append("NULL");
-  } else if (Ok() && Usable(after) && Load(after->data, 0, &outv)) {
-    l.push_back('[');
-    if (have_in && in != outv) {
-      AppendDec(&l, in);
-      l.append(" => ");
-    }
-    AppendDec(&l, outv);
-    l.push_back(']');
-  } else if (have_in) {
-    l.push_back('[');
-    AppendDec(&l, in);
-    l.push_back(']');
-  } else {
-    Addr(&l, a[4]);
-  }
+  ValueResultInt(&l, 4);
 }
 
 // ---- prctl ------------------------------------------------------------------------------
