@@ -283,7 +283,7 @@ void Decoder::StructText(std::string* s, StructType t, const Payload* p, uint64_
       break;
     }
     case StructType::kId: {
-      uint32_t id;
+      uint32_t id = 0;
       if ((ok = Load(d, 0, &id))) {
         s->push_back('[');
         if (id == 0xffffffffu) s->append("-1"); else AppendUDec(s, id);
@@ -292,7 +292,7 @@ void Decoder::StructText(std::string* s, StructType t, const Payload* p, uint64_
       break;
     }
     case StructType::kUint: {
-      uint32_t x;
+      uint32_t x = 0;
       if ((ok = Load(d, 0, &x))) {
         s->push_back('[');
         AppendUDec(s, x);
@@ -362,7 +362,7 @@ void Decoder::Iov(std::string* s, unsigned slot, uint64_t addr, uint64_t count, 
 
 // "[N]" for an int the kernel wrote, else the address.
 void Decoder::OutPtrInt(std::string* s, const Payload* p, uint64_t addr, bool is_unsigned) {
-  int32_t x;
+  int32_t x = 0;
   if (addr == 0) {
     s->append("NULL");
   } else if (Usable(p) && Load(p->data, 0, &x)) {
@@ -803,7 +803,7 @@ bool Decoder::Special(uint16_t id) {
         // Count records by d_reclen (offset 16 in linux_dirent64 and linux_dirent).
         size_t n = 0, off = 0;
         while (off + 18 <= p->data.size()) {
-          uint16_t reclen;
+          uint16_t reclen = 0;
           Load(p->data, off + 16, &reclen);
           if (reclen == 0) break;
           off += reclen;
@@ -891,7 +891,7 @@ bool Decoder::Special(uint16_t id) {
       } else if ((get ? Ok() : true) && Usable(p)) {
         s.push_back('[');
         for (size_t k = 0; k + 4 <= p->data.size(); k += 4) {
-          uint32_t g;
+          uint32_t g = 0;
           Load(p->data, k, &g);
           if (k > 0) s.append(", ");
           AppendUDec(&s, g);
@@ -982,7 +982,7 @@ bool Decoder::Special(uint16_t id) {
         s.push_back('[');
         for (int k = 0; k < 2; ++k) {
           if (k > 0) s.append(", ");
-          int64_t nsec;
+          int64_t nsec = 0;
           Load(p->data, k * 16 + 8, &nsec);
           if (nsec == ((1l << 30) - 1)) {
             s.append("UTIME_NOW");
@@ -990,7 +990,7 @@ bool Decoder::Special(uint16_t id) {
             s.append("UTIME_OMIT");
           } else {
             AppendTimespec(&s, p->data.subspan(k * 16, 16));
-            int64_t sec;
+            int64_t sec = 0;
             Load(p->data, k * 16, &sec);
             AppendTimeComment(&s, sec, nsec);
           }
@@ -1050,7 +1050,7 @@ bool Decoder::Special(uint16_t id) {
       Generic(1);
       std::string& s = Arg();
       const Payload* p = In(2);
-      int64_t off;
+      int64_t off = 0;
       if (a[2] == 0) {
         s.append("NULL");
       } else if (Usable(p) && Load(p->data, 0, &off)) {
@@ -1082,7 +1082,7 @@ bool Decoder::Special(uint16_t id) {
         if (i == 1 || i == 3) {
           std::string& s = Arg();
           const Payload* p = In(i);
-          int64_t off;
+          int64_t off = 0;
           if (a[i] == 0) s.append("NULL");
           else if (Usable(p) && Load(p->data, 0, &off)) {
             s.push_back('[');
@@ -1233,7 +1233,7 @@ bool Decoder::Special(uint16_t id) {
       ExitArgsStart();
       std::string& s = Arg();
       const Payload* p = Out(0);
-      int32_t pol;
+      int32_t pol = 0;
       if (a[0] == 0) {
         s.append("NULL");
       } else if (Ok() && Usable(p) && Load(p->data, 0, &pol)) {
@@ -1298,7 +1298,7 @@ void Decoder::Nodemask(std::string* s, const Payload* p, uint64_t addr, uint64_t
       s->append("...");
       break;
     }
-    uint64_t w;
+    uint64_t w = 0;
     Load(p->data, k * 8, &w);
     char buf[32];
     std::snprintf(buf, sizeof buf, "%#016" PRIx64, w);
@@ -1313,8 +1313,8 @@ void Decoder::Nodemask(std::string* s, const Payload* p, uint64_t addr, uint64_t
 
 // struct sock_fprog: {len=3, filter=0x7ffd...} (strace prints no BPF without -v).
 void Decoder::SockFprog(std::string* s, const Payload* p, uint64_t addr) {
-  uint16_t len;
-  uint64_t filter;
+  uint16_t len = 0;
+  uint64_t filter = 0;
   if (addr == 0) {
     s->append("NULL");
   } else if (Usable(p) && Load(p->data, 0, &len) && Load(p->data, 8, &filter)) {
@@ -1679,7 +1679,7 @@ void Decoder::DecodeClone3() {
       tail_start = s.size();
       s.append(" => {");
       bool sep = false;
-      int32_t x;
+      int32_t x = 0;
       const Payload* pf = Out(0, 1);
       if ((flags & CLONE_PIDFD)) {
         s.append("pidfd=");
@@ -1723,7 +1723,7 @@ void Decoder::DecodeWait4() {
   ExitArgsStart();
   std::string& s = Arg();
   const Payload* p = Out(1);
-  int32_t st;
+  int32_t st = 0;
   if (a[1] == 0) {
     s.append("NULL");
   } else if (Ok() && v_.ret > 0 && Usable(p) && Load(p->data, 0, &st)) {
@@ -1864,8 +1864,8 @@ void AppendCmsgs(std::string* s, std::span<const uint8_t> d) {
   size_t off = 0;
   bool first = true;
   while (off + 16 <= d.size()) {
-    uint64_t len;
-    int32_t level, type;
+    uint64_t len = 0;
+    int32_t level = 0, type = 0;
     Load(d, off, &len);
     Load(d, off + 8, &level);
     Load(d, off + 12, &type);
@@ -1883,14 +1883,14 @@ void AppendCmsgs(std::string* s, std::span<const uint8_t> d) {
     if (level == 1 && type == 1) {  // SCM_RIGHTS
       s->append(", cmsg_data=[");
       for (size_t k = 0; k + 4 <= data_len; k += 4) {
-        int32_t fd;
+        int32_t fd = 0;
         Load(d, off + 16 + k, &fd);
         if (k > 0) s->append(", ");
         AppendDec(s, fd);
       }
       s->push_back(']');
     } else if (level == 1 && type == 2 && data_len >= 12) {  // SCM_CREDENTIALS
-      uint32_t pid, uid, gid;
+      uint32_t pid = 0, uid = 0, gid = 0;
       Load(d, off + 16, &pid);
       Load(d, off + 20, &uid);
       Load(d, off + 24, &gid);
@@ -1976,7 +1976,7 @@ void Decoder::DecodeMmsg(bool send) {
       if (k > 0) s.append(", ");
       uint64_t m[7];
       std::memcpy(m, arr->data.data() + k * internal::kSizeofMmsghdr, sizeof m);
-      uint32_t len;
+      uint32_t len = 0;
       Load(arr->data, k * internal::kSizeofMmsghdr + 56, &len);
       s.append("{msg_hdr=");
       Msghdr(&s, m, true, internal::MmsgSeq(k));
@@ -2029,13 +2029,13 @@ void Decoder::DecodeSockopt(bool get) {
   } else if ((get && !Ok()) || !Usable(p)) {
     Addr(&s, a[3]);
   } else if (len == 4 && p->data.size() >= 4) {
-    int32_t x;
+    int32_t x = 0;
     Load(p->data, 0, &x);
     s.push_back('[');
     AppendDec(&s, x);
     s.push_back(']');
   } else if (level == 1 && name == 13 && p->data.size() >= 8) {  // SO_LINGER
-    int32_t on, linger;
+    int32_t on = 0, linger = 0;
     Load(p->data, 0, &on);
     Load(p->data, 4, &linger);
     s.append("{l_onoff=");
