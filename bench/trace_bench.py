@@ -53,22 +53,24 @@ def main():
         native, _ = median_time(work, a.reps)
         st, _ = median_time(["strace", "-f", "-o", "/dev/null"] + work, a.reps)
         cb, err = median_time([a.clonebot, "trace", "--stats", "-o", cbt, "--"] + work, a.reps)
+        nopin, _ = median_time([a.clonebot, "trace", "--no-pin", "-o", cbt, "--"] + work, a.reps)
         m = re.search(r"(\d+) syscalls.*?(\d+) records, (\d+) bytes raw, (\d+) bytes in .*?peak RSS (\d+) KiB", err)
         syscalls, records, raw, fbytes, rss = (int(x) for x in m.groups()) if m else (0, 0, 0, 0, 0)
         run(["strace", "-f", "-o", strace_txt] + work)
         st_bytes = os.path.getsize(strace_txt)
         st_lines = sum(1 for _ in open(strace_txt, errors="replace"))
         rows.append((name, native, st, cb, cb / st, syscalls, records / cb if cb else 0, rss,
-                     fbytes / max(syscalls, 1), st_bytes / max(st_lines, 1)))
+                     fbytes / max(syscalls, 1), st_bytes / max(st_lines, 1), nopin, nopin / st))
 
     full_trace(f"getppid x{a.iterations}", loop)
     full_trace(f"tar cf /dev/null {a.tar_dir}", tar)
 
     print(f"{'workload (full trace)':34} {'native':>8} {'strace':>8} {'clonebot':>9} {'ratio':>6} "
-          f"{'syscalls':>9} {'rec/s':>9} {'RSS KiB':>8} {'B/sc cbt':>9} {'B/sc strace':>11}")
+          f"{'syscalls':>9} {'rec/s':>9} {'RSS KiB':>8} {'B/sc cbt':>9} {'B/sc strace':>11} "
+          f"{'--no-pin':>8} {'ratio':>6}")
     for r in rows:
         print(f"{r[0]:34} {r[1]:8.3f} {r[2]:8.3f} {r[3]:9.3f} {r[4]:6.2f} {r[5]:9d} {r[6]:9.0f} "
-              f"{r[7]:8d} {r[8]:9.1f} {r[9]:11.1f}")
+              f"{r[7]:8d} {r[8]:9.1f} {r[9]:11.1f} {r[10]:8.3f} {r[11]:6.2f}")
 
     native, _ = median_time(loop, a.reps)
     filt, _ = median_time([a.clonebot, "trace", "-e", "trace=openat", "-o", cbt, "--"] + loop, a.reps)
@@ -77,6 +79,8 @@ def main():
           f"clonebot {filt:.3f} s ({filt / native:.2f}x native), "
           f"strace --seccomp-bpf {sfilt:.3f} s ({sfilt / native:.2f}x native)")
     print("targets: full trace ratio <= 0.70 x strace; filtered <= 1.30 x native")
+    print("(clonebot pins a spawned command and itself to one CPU by default; --no-pin is the "
+          "configuration attach mode gets)")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ struct TraceFlags {
   bool no_seccomp = false;
   bool no_compress = false;
   bool stats = false;
-  bool pin = false;
+  bool no_pin = false;
 };
 
 int Fail(const std::string& msg, int code = 1) {
@@ -58,8 +58,7 @@ int RunTrace(CLI::App* sub, const TraceFlags& f, const std::vector<std::string>&
   opts.filter = *filter;
   opts.strsize = f.strsize;
   opts.seccomp_prefilter = !f.no_seccomp;
-  if (f.pin && cmd.empty()) return Fail("--pin applies to a spawned command, not to -p", 2);
-  opts.pin_cpu = f.pin;
+  opts.pin_cpu = !f.no_pin;
   if (!cmd.empty()) {
     // Fail before creating the output file if the command does not exist.
     auto resolved = trace::ResolveCommand(cmd[0]);
@@ -132,8 +131,9 @@ RunFn RegisterTrace(CLI::App& app, const std::vector<std::string>* command) {
   sub->add_flag("-f,--follow", f->follow, "follow forks and threads (always on; accepted for strace habits)");
   sub->add_flag("--no-seccomp", f->no_seccomp, "stop at every syscall even with a filter (no prefilter)");
   sub->add_flag("--no-compress", f->no_compress, "store chunks uncompressed");
-  sub->add_flag("--pin", f->pin,
-                "run COMMAND and the tracer on one CPU: faster stops, but COMMAND sees one CPU");
+  sub->add_flag("--no-pin", f->no_pin,
+                "let COMMAND use all CPUs (by default it and the tracer share one, which makes\n"
+                "each stop several times cheaper; COMMAND still sees its own affinity mask)");
   sub->add_flag("--stats", f->stats, "print what was recorded to stderr at the end");
   sub->prefix_command();
   return [sub, f, command] { return RunTrace(sub, *f, *command); };

@@ -105,7 +105,8 @@ absl::StatusOr<SyscallFilter> SyscallFilter::Parse(const std::vector<std::string
   return f;
 }
 
-absl::StatusOr<std::vector<sock_filter>> SyscallFilter::BuildSeccompPrefilter() const {
+absl::StatusOr<std::vector<sock_filter>> SyscallFilter::BuildSeccompPrefilter(
+    const std::vector<uint32_t>& also_trap) const {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
   if (ctx == nullptr) return absl::InternalError("seccomp_init failed");
   auto release = absl::MakeCleanup([&] { seccomp_release(ctx); });
@@ -113,7 +114,7 @@ absl::StatusOr<std::vector<sock_filter>> SyscallFilter::BuildSeccompPrefilter() 
   // does that right before loading) nor synchronize threads.
   seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
   for (uint32_t nr = 0; nr < abi::SyscallCount(abi::kNativeArch); nr++) {
-    if (!Selected(nr)) continue;
+    if (!Selected(nr) && std::find(also_trap.begin(), also_trap.end(), nr) == also_trap.end()) continue;
     int rc = seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), static_cast<int>(nr), 0);
     // -EDOM/-EINVAL: a number libseccomp does not know on this arch; nothing to trap.
     if (rc < 0 && rc != -EDOM && rc != -EINVAL && rc != -EFAULT)

@@ -30,9 +30,11 @@ class SyscallFilter {
   const std::string& expr() const { return expr_; }
   size_t count() const;
 
-  // A classic-BPF seccomp program for the native arch: SECCOMP_RET_TRACE for selected syscalls,
+  // A classic-BPF seccomp program for the native arch: SECCOMP_RET_TRACE for selected syscalls
+  // and for |also_trap| (native numbers the tracer needs to see without recording them),
   // SECCOMP_RET_ALLOW for the rest (generated with libseccomp).
-  absl::StatusOr<std::vector<sock_filter>> BuildSeccompPrefilter() const;
+  absl::StatusOr<std::vector<sock_filter>> BuildSeccompPrefilter(
+      const std::vector<uint32_t>& also_trap = {}) const;
 
  private:
   bool all_ = true;
