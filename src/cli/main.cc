@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
   runs["show"] = clonebot::cli::RegisterShow(app);
   runs["check"] = clonebot::cli::RegisterCheck(app);
 
+  if (nflags > 1 && argv[1][0] != '-' && runs.find(argv[1]) == runs.end()) {
+    fprintf(stderr, "clonebot: unknown command '%s' (commands: check, show, trace; see clonebot --help)\n", argv[1]);
+    return 2;
+  }
   try {
     app.parse(nflags, argv);
   } catch (const CLI::CallForHelp& e) {

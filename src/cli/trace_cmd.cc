@@ -115,13 +115,15 @@ int RunTrace(CLI::App* sub, const TraceFlags& f, const std::vector<std::string>&
 RunFn RegisterTrace(CLI::App& app, const std::vector<std::string>* command) {
   auto f = std::make_shared<TraceFlags>();
   CLI::App* sub = app.add_subcommand(
-      "trace",
-      "Record every syscall of COMMAND (or of running processes, -p) into a TracePipe file.\n"
+      "trace", "Record every syscall of a command, or of running processes (-p), into a .cbt file");
+  sub->footer(
       "Forks, threads and execs are followed. Exits with COMMAND's status (128+N if killed by\n"
       "signal N). With a partial -e trace= filter a spawned COMMAND runs under a seccomp\n"
-      "prefilter: unselected syscalls run at native speed, and COMMAND cannot outlive\n"
-      "clonebot (it is killed if clonebot dies, as under strace --seccomp-bpf). Attached\n"
-      "processes are detached on Ctrl-C/SIGTERM and run on.");
+      "prefilter: unselected syscalls run at native speed, and COMMAND cannot outlive clonebot\n"
+      "(it is killed if clonebot dies, as under strace --seccomp-bpf). Ctrl-C goes to COMMAND;\n"
+      "SIGTERM/SIGHUP to clonebot are passed on to it. Attached processes are detached on\n"
+      "Ctrl-C/SIGTERM/SIGHUP and run on; if clonebot is killed, the kernel detaches them.\n"
+      "Show the trace with: clonebot show FILE");
   sub->add_option("-o,--output", f->output, "trace file to write (default trace.cbt)");
   sub->add_option("-e,--expr", f->exprs,
                   "syscalls to record: trace=NAME,%CLASS,/REGEX,!SET (strace syntax); repeatable");

@@ -380,8 +380,11 @@ absl::StatusOr<std::unique_ptr<TraceReader>> TraceReader::Open(const std::string
                                                    h.minor, " is not supported (this clonebot reads ",
                                                    kFormatMajor, ".x)"));
   }
-  if (h.header_size < sizeof h + 4 || h.header_size > r->size_ || h.header_size % 8 != 0) {
+  if (h.header_size < sizeof h + 4 || h.header_size % 8 != 0) {
     return absl::DataLossError(path + ": corrupt trace header (bad size)");
+  }
+  if (h.header_size > r->size_) {
+    return absl::DataLossError(path + ": the file ends inside its header (cut before any event)");
   }
   uint32_t crc;
   memcpy(&crc, r->map_ + h.header_size - 4, 4);
