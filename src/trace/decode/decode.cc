@@ -1010,7 +1010,7 @@ bool Decoder::Special(uint16_t id) {
       const Payload* p = In(3);
       if (a[3] == 0) {
         s.append("NULL");
-      } else if (Usable(p) && !AppendEpollEvents(&s, p->data)) {
+      } else if (Usable(p) && !AppendEpollEvents(&s, p->data, v_.strsize)) {
         Addr(&s, a[3]);
       } else if (Usable(p) && s.size() >= 2 && s.front() == '[' && s.back() == ']') {
         s = s.substr(1, s.size() - 2);  // one event, not an array
@@ -1028,7 +1028,7 @@ bool Decoder::Special(uint16_t id) {
       const Payload* p = Out(1);
       if (Ok() && v_.ret == 0) {
         s.append("[]");
-      } else if (!Ok() || !Usable(p) || !AppendEpollEvents(&s, p->data)) {
+      } else if (!Ok() || !Usable(p) || !AppendEpollEvents(&s, p->data, v_.strsize)) {
         Addr(&s, a[1]);
       }
       Generic(2);
@@ -1743,7 +1743,7 @@ void Decoder::DecodePoll(bool ppoll) {
     std::string& s = Arg();
     const Payload* p = In(0);
     if (a[0] == 0) s.append("NULL");
-    else if (!Usable(p) || !AppendPollfds(&s, p->data, false)) Addr(&s, a[0]);
+    else if (!Usable(p) || !AppendPollfds(&s, p->data, false, v_.strsize)) Addr(&s, a[0]);
   }
   AppendUDec(&Arg(), static_cast<uint32_t>(a[1]));
   if (!ppoll) {
@@ -1756,7 +1756,7 @@ void Decoder::DecodePoll(bool ppoll) {
   ret_mode_ = RetMode::kTimeout;
   if (Ok() && v_.ret > 0) {
     const Payload* p = Out(0);
-    if (Usable(p)) AppendPollfds(&ret_aux_, p->data, true);
+    if (Usable(p)) AppendPollfds(&ret_aux_, p->data, true, v_.strsize);
     if (ppoll && a[2] != 0) {
       const Payload* t = Out(2);
       if (Usable(t)) {

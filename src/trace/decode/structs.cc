@@ -468,7 +468,8 @@ bool AppendItimerspec(std::string* out, std::span<const uint8_t> b) {
   return true;
 }
 
-bool AppendPollfds(std::string* out, std::span<const uint8_t> b, bool with_revents) {
+bool AppendPollfds(std::string* out, std::span<const uint8_t> b, bool with_revents,
+                   uint32_t max_items) {
   if (b.size() < 8 && !b.empty()) return false;
   const size_t n = b.size() / 8;
   out->push_back('[');
@@ -479,7 +480,7 @@ bool AppendPollfds(std::string* out, std::span<const uint8_t> b, bool with_reven
     const uint16_t revents = Ld<uint16_t>(b, i * 8 + 6);
     if (with_revents && !revents) continue;
     if (printed) out->append(", ");
-    if (!with_revents && printed >= 32) {  // abbrev: -s 32 elements
+    if (printed >= max_items) {
       out->append("...");
       break;
     }
@@ -499,12 +500,12 @@ bool AppendPollfds(std::string* out, std::span<const uint8_t> b, bool with_reven
   return true;
 }
 
-bool AppendEpollEvents(std::string* out, std::span<const uint8_t> b) {
+bool AppendEpollEvents(std::string* out, std::span<const uint8_t> b, uint32_t max_items) {
   const size_t n = b.size() / 12;
   out->push_back('[');
   for (size_t i = 0; i < n; ++i) {
     if (i) out->append(", ");
-    if (i >= 32) {
+    if (i >= max_items) {
       out->append("...");
       break;
     }

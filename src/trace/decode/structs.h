@@ -18,8 +18,9 @@ bool AppendSockaddr(std::string*, std::span<const uint8_t>);  // by sa_family, l
 bool AppendTimespec(std::string*, std::span<const uint8_t>);  // {tv_sec=1, tv_nsec=0}
 bool AppendTimeval(std::string*, std::span<const uint8_t>);
 bool AppendItimerspec(std::string*, std::span<const uint8_t>);
-bool AppendPollfds(std::string*, std::span<const uint8_t>, bool with_revents);
-bool AppendEpollEvents(std::string*, std::span<const uint8_t>);   // array "[{events=EPOLLIN, data={u32=3, u64=3}}]"
+// Arrays print at most |max_items| elements, then "..." (strace: -s also limits arrays).
+bool AppendPollfds(std::string*, std::span<const uint8_t>, bool with_revents, uint32_t max_items = 32);
+bool AppendEpollEvents(std::string*, std::span<const uint8_t>, uint32_t max_items = 32);   // array "[{events=EPOLLIN, data={u32=3, u64=3}}]"
 bool AppendSigaction(std::string*, std::span<const uint8_t>);     // kernel struct sigaction as rt_sigaction passes it
 bool AppendSigset(std::string*, std::span<const uint8_t>);        // "[INT TERM]", "~[RTMIN RT_1]", "[]"
 bool AppendRlimit(std::string*, std::span<const uint8_t>);        // {rlim_cur=8192*1024, rlim_max=RLIM64_INFINITY}
