@@ -53,6 +53,9 @@ class Assembler {
     return it == pending_.end() ? nullptr : &it->second;
   }
   void Erase(uint32_t tid) { pending_.erase(tid); }
+  // An exit seen without its entry (the task was attached inside it): remembered only as the
+  // task's previous syscall, which a following restart_syscall resumes.
+  void NoteOrphanExit(const SyscallExitRecord* x) { last_nr_[x->head.tid] = x->nr; }
   absl::flat_hash_map<uint32_t, Pending>& all() { return pending_; }
 
   // Decodes |p| with its exit |x| (nullptr: never returned).
@@ -74,9 +77,10 @@ class Assembler {
     v.entry_payloads = entry_pl_;
     v.exit_payloads = exit_pl_;
     decode::Decode(v, &dec_);
-    if (dec_.args.empty() && p.prev_nr != kNoSyscall &&
-        decode::SyscallName(v.arch, v.nr) == "restart_syscall") {
-      dec_.args.push_back("<... resuming interrupted " + decode::SyscallName(v.arch, p.prev_nr) + " ...>");
+    if (dec_.args.empty() && decode::SyscallName(v.arch, v.nr) == "restart_syscall") {
+      dec_.args.push_back(p.prev_nr == kNoSyscall
+                              ? std::string("<... resuming interrupted system call ...>")
+                              : "<... resuming interrupted " + decode::SyscallName(v.arch, p.prev_nr) + " ...>");
       dec_.entry_args = 1;
     }
     return dec_;
@@ -144,7 +148,10 @@ class TextRenderer {
         auto* x = r.as<SyscallExitRecord>();
         if (!x) return;
         Pending* p = asm_.Find(x->head.tid);
-        if (!p) return;  // exit without entry (attached mid-syscall)
+        if (!p) {  // exit without entry (attached mid-syscall)
+          asm_.NoteOrphanExit(x);
+          return;
+        }
         const auto& d = asm_.Decode(*p, x);
         if (open_tid_ != x->head.tid) {
           Interrupt();
@@ -278,6 +285,8 @@ class JsonlRenderer {
         if (Pending* p = asm_.Find(x->head.tid)) {
           Emit(*p, x);
           asm_.Erase(x->head.tid);
+        } else {
+          asm_.NoteOrphanExit(x);
         }
         break;
       }

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -191,6 +192,7 @@ class Tracer {
     bool in_syscall = false;  // between a syscall's entry and exit stops
     bool recorded = false;    // the current syscall's entry was written
     bool recording = true;    // false until the spawned child's execve (its own pre-exec calls)
+    bool seized_mid_syscall = false;  // seized with -p; its first stop is still to come
     abi::Arch arch = abi::kNativeArch;
     uint32_t nr = 0;
     uint64_t args[6] = {};
@@ -310,7 +312,7 @@ class Tracer {
             return st;
           }
           ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr);
-          AddTask(tid, pid, 2);
+          AddTask(tid, pid, 2).seized_mid_syscall = true;
           added = true;
         }
         if (!added) break;
@@ -377,6 +379,7 @@ class Tracer {
             RecordSignal(*t, sig, /*group_stop=*/true);
             ptrace(PTRACE_LISTEN, t->tid, nullptr, nullptr);
           } else {
+            if (t->seized_mid_syscall) RecordInterruptedSyscall(*t);
             Resume(*t, 0);
           }
           break;
@@ -490,6 +493,28 @@ class Tracer {
       reinterpret_cast<SyscallExitRecord*>(w_.open_record())->npayloads = w_.open_payloads();
       w_.EndRecord();
     }
+  }
+
+  // At the first stop of a task seized with -p: if it was inside a syscall that the seize
+  // interrupted (it returns -ERESTART* and will be restarted, possibly as restart_syscall),
+  // record that syscall's exit without an entry, so that show can name what restart_syscall
+  // resumes. At this stop orig_rax still holds the number: the restart fixup comes after it.
+  void RecordInterruptedSyscall(Task& t) {
+    t.seized_mid_syscall = false;
+#if defined(__x86_64__)
+    user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, t.tid, nullptr, &regs) != 0) return;
+    const auto nr = static_cast<int64_t>(regs.orig_rax);
+    const auto ret = static_cast<int64_t>(regs.rax);
+    if (nr < 0 || ret < -516 || ret > -512) return;  // not in a syscall, or not ERESTART*
+    auto* r = reinterpret_cast<SyscallExitRecord*>(
+        w_.BeginRecord(RecordType::kSyscallExit, sizeof(SyscallExitRecord), base::MonotonicNs()));
+    FillHead(&r->head, t);
+    r->nr = static_cast<uint32_t>(nr);
+    r->arch = static_cast<uint16_t>(abi::kNativeArch);
+    r->ret = ret;
+    w_.EndRecord(kExitNoEntry);
+#endif
   }
 
   void OnFork(Task& parent, int event) {

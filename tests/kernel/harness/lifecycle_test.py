@@ -279,6 +279,23 @@ def case_truncated_show(env):
         len(lines), err.strip().splitlines()[-1] if err.strip() else ""))
 
 
+def case_attach_restart(env):
+    """Seized inside clock_nanosleep: the sleep resumes as restart_syscall, which show names."""
+    target = env.spawn(["sleep", "1.5"])
+    time.sleep(0.4)   # well inside the sleep
+    cbt = os.path.join(env.dir, "restart.cbt")
+    tr = env.spawn([env.clonebot, "trace", "-p", str(target.pid), "-o", cbt],
+                   stdout=subprocess.DEVNULL, stderr=env.errfile())
+    check(tr.wait(timeout=20) == 0, "clonebot trace -p exited %s: %s" % (tr.returncode, env.errtext()[-300:]))
+    check(target.wait(timeout=5) == 0, "sleep exited %s under trace" % target.returncode)
+    rc, out, err = env.show(cbt)
+    check(rc == 0, "show failed: %s" % err[-300:])
+    first = syscall_lines(out)[0] if syscall_lines(out) else ""
+    check("restart_syscall(<... resuming interrupted clock_nanosleep ...>) = 0" in first,
+          "first syscall line %r does not name the interrupted clock_nanosleep" % first)
+    print("attach-restart: %s" % first)
+
+
 CASES = {
     "sigkill-attach": case_sigkill_attach,
     "sigint-attach": lambda e: case_signal_attach(e, signal.SIGINT, "SIGINT"),
@@ -287,6 +304,7 @@ CASES = {
     "spawn-exitkill": case_spawn_exitkill,
     "spawn-kill": case_spawn_kill,
     "truncated-show": case_truncated_show,
+    "attach-restart": case_attach_restart,
 }
 
 
