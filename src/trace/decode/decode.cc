@@ -7,6 +7,7 @@
 #include "trace/decode/decode.h"
 
 #include <linux/fcntl.h>
+#include <linux/fs.h>
 #include <linux/futex.h>
 #include <linux/sched.h>
 #include <sys/ioctl.h>
@@ -1401,6 +1402,7 @@ void Decoder::DecodeIoctl() {
       AppendXval(&Arg(), a[2], xlat::kTcflshArgs, "TC???");
       return;
     case TIOCSCTTY: case TCSBRK: case TCXONC: case TCSBRKP:
+    case FICLONE:  // the source fd
       AppendInt(&Arg(), a[2]);
       return;
     default:

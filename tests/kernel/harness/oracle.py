@@ -106,6 +106,10 @@ DEFAULT_TOOLS = [
     ["tar", "cf", "/dev/null", "/usr/include/linux"],
     ["/usr/bin/python3", "-c", "print(1)"],
     ["sh", "-c", "ls / | wc -l"],
+    ["cp", "--reflink=auto", "/etc/services", "services.copy"],
+    ["find", "/usr/include/linux", "-name", "*.h"],
+    ["id"],
+    ["gzip", "-c", "/etc/services"],
 ]
 
 
