@@ -193,6 +193,7 @@ class Tracer {
     bool recorded = false;    // the current syscall's entry was written
     bool recording = true;    // false until the spawned child's execve (its own pre-exec calls)
     bool seized_mid_syscall = false;  // seized with -p; its first stop is still to come
+    bool own_affinity = false;  // set its own CPU affinity (or inherited one): not the pinned one
     abi::Arch arch = abi::kNativeArch;
     uint32_t nr = 0;
     uint64_t args[6] = {};
@@ -429,11 +430,20 @@ class Tracer {
     return absl::OkStatus();
   }
 
-  // At the exit of a sched_getaffinity that succeeded: show the program the mask it had before
-  // we pinned it, unless it has set its own affinity since.
+  // At the exit of sched_[gs]etaffinity. A sched_getaffinity that succeeded on a traced task
+  // that still has the mask we pinned shows the mask the command had before; a task that set its
+  // own affinity (or inherited one set so) is reported as it is, and so is any untraced process.
   void UnpinView(Task& t, int64_t ret) {
-    if (t.nr == SYS_sched_setaffinity && ret == 0) own_affinity_ = true;
-    if (t.nr != SYS_sched_getaffinity || ret <= 0 || own_affinity_) return;
+    if (t.nr != SYS_sched_getaffinity && t.nr != SYS_sched_setaffinity) return;
+    const auto pid = static_cast<pid_t>(t.args[0]);
+    auto it = pid == 0 ? tasks_.end() : tasks_.find(pid);
+    Task* target = pid == 0 ? &t : it == tasks_.end() ? nullptr : &it->second;
+    if (target == nullptr) return;
+    if (t.nr == SYS_sched_setaffinity) {
+      if (ret == 0) target->own_affinity = true;
+      return;
+    }
+    if (ret <= 0 || target->own_affinity) return;
     size_t n = std::min<size_t>(static_cast<size_t>(ret), sizeof orig_cpus_);
     iovec local{&orig_cpus_, n};
     iovec remote{reinterpret_cast<void*>(t.args[2]), n};
@@ -506,7 +516,8 @@ class Tracer {
     if (ptrace(PTRACE_GETREGS, t.tid, nullptr, &regs) != 0) return;
     const auto nr = static_cast<int64_t>(regs.orig_rax);
     const auto ret = static_cast<int64_t>(regs.rax);
-    if (nr < 0 || ret < -516 || ret > -512) return;  // not in a syscall, or not ERESTART*
+    constexpr int64_t kERestartSys = 512, kERestartBlock = 516;  // ERESTARTSYS..ERESTART_RESTARTBLOCK
+    if (nr < 0 || ret < -kERestartBlock || ret > -kERestartSys) return;  // not restartable
     auto* r = reinterpret_cast<SyscallExitRecord*>(
         w_.BeginRecord(RecordType::kSyscallExit, sizeof(SyscallExitRecord), base::MonotonicNs()));
     FillHead(&r->head, t);
@@ -529,10 +540,10 @@ class Tracer {
     r->child_pid = static_cast<uint32_t>(child_tgid);
     r->kind = event == PTRACE_EVENT_FORK ? 1 : event == PTRACE_EVENT_VFORK ? 2 : 3;
     w_.EndRecord();
-    if (!tasks_.contains(child)) {
-      Task& c = AddTask(child, child_tgid, 3);
-      c.recording = true;
-    }
+    // A child reported before this event exists already; either way it inherits the affinity.
+    auto it = tasks_.find(child);
+    Task& c = it != tasks_.end() ? it->second : AddTask(child, child_tgid, 3);
+    c.own_affinity = parent.own_affinity;
   }
 
   Task* OnExec(Task& t) {
@@ -651,7 +662,6 @@ class Tracer {
   bool seccomp_ = false;
   bool attached_ = false;
   bool pinned_ = false;        // the spawned command and we share one CPU
-  bool own_affinity_ = false;  // the command set its own affinity: stop rewriting results
   cpu_set_t orig_cpus_{};
   pid_t main_pid_ = -1;
   int exit_code_ = 0;
