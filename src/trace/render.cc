@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "abi/syscall_table.h"
 #include "base/json.h"
 #include "trace/decode/decode.h"
 #include "trace/decode/primitives.h"
@@ -25,7 +26,7 @@ constexpr uint32_t kNoSyscall = UINT32_MAX;
 // reader's buffer moves on at chunk boundaries.
 struct Pending {
   std::vector<uint8_t> entry;  // the whole SyscallEnterRecord incl. payloads
-  uint32_t prev_nr = 0;        // the task's syscall before this one, or kNoSyscall
+  uint32_t prev_nr = kNoSyscall;  // the task's syscall before this one
   const SyscallEnterRecord* rec() const {
     return reinterpret_cast<const SyscallEnterRecord*>(entry.data());
   }
@@ -41,7 +42,7 @@ class Assembler {
     const uint32_t tid = reinterpret_cast<const EventHead*>(r.hdr)->tid;
     Pending& p = pending_[tid];
     // The task's previous syscall: what a restart_syscall resumes.
-    auto [last, inserted] = last_nr_.try_emplace(tid, kNoSyscall);
+    auto last = last_nr_.try_emplace(tid, kNoSyscall).first;
     p.prev_nr = last->second;
     last->second = reinterpret_cast<const SyscallEnterRecord*>(r.hdr)->nr;
     p.entry.assign(reinterpret_cast<const uint8_t*>(r.hdr),
@@ -77,7 +78,8 @@ class Assembler {
     v.entry_payloads = entry_pl_;
     v.exit_payloads = exit_pl_;
     decode::Decode(v, &dec_);
-    if (dec_.args.empty() && decode::SyscallName(v.arch, v.nr) == "restart_syscall") {
+    // restart_syscall names what it resumes: per-task history that only the reader has.
+    if (dec_.args.empty() && abi::LookupSyscall(v.arch, v.nr) == restart_syscall_) {
       dec_.args.push_back(p.prev_nr == kNoSyscall
                               ? std::string("<... resuming interrupted system call ...>")
                               : "<... resuming interrupted " + decode::SyscallName(v.arch, p.prev_nr) + " ...>");
@@ -92,6 +94,7 @@ class Assembler {
 
  private:
   uint32_t strsize_;
+  const abi::SyscallDesc* const restart_syscall_ = abi::LookupSyscall("restart_syscall");
   absl::flat_hash_map<uint32_t, Pending> pending_;
   absl::flat_hash_map<uint32_t, uint32_t> last_nr_;
   std::vector<decode::Payload> entry_pl_, exit_pl_;
