@@ -1,0 +1,636 @@
+#include "image/oci.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace clonebot::image {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint8_t> v(n);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x = rng();
+    memcpy(v.data() + i, &x, 8);
+  }
+  for (; i < n; ++i) v[i] = static_cast<uint8_t>(rng());
+  return v;
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const fs::path& p, const std::string& s) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f << s;
+}
+
+// Names in |dir| that are partial directories or temporary blobs.
+std::vector<std::string> Leftovers(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::string n = e.path().filename();
+    if (n.find(".partial-") != std::string::npos) out.push_back(n);
+  }
+  return out;
+}
+
+class OciTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* t = getenv("TMPDIR");
+    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/oci_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  // Writes a complete layout at |dir| with one config and |layer| as the only layer.
+  absl::StatusOr<Descriptor> MakeLayout(const fs::path& dir, const std::string& config,
+                                        const std::vector<uint8_t>& layer, bool replace = false) {
+    auto w = LayoutWriter::Create(dir, replace);
+    if (!w.ok()) return w.status();
+    auto c = (*w)->PutBlob(kConfigMediaType, Bytes(config));
+    if (!c.ok()) return c.status();
+    auto b = (*w)->NewBlob();
+    if (!b.ok()) return b.status();
+    if (absl::Status s = (*b)->Append(layer); !s.ok()) return s;
+    auto l = (*b)->Finish("application/vnd.clonebot.test");
+    if (!l.ok()) return l.status();
+    b->reset();
+    return (*w)->Commit(*c, {*l}, {{"org.example.k", "v"}});
+  }
+
+  fs::path root_;
+};
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(Sha256Digest({}),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Digest(Bytes("abc")),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Digest(Bytes("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
+            "sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  std::string million(1000000, 'a');
+  EXPECT_EQ(Sha256Digest(Bytes(million)),
+            "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST_F(OciTest, RoundTrip) {
+  fs::path dir = root_ / "img";
+  auto w = LayoutWriter::Create(dir);
+  ASSERT_TRUE(w.ok()) << w.status();
+  std::string config = R"({"architecture":"amd64","os":"linux"})";
+  auto c = (*w)->PutBlob(kConfigMediaType, Bytes(config));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->digest, Sha256Digest(Bytes(config)));
+  EXPECT_EQ(c->size, config.size());
+
+  std::vector<uint8_t> data = RandomBytes(3 * 1024 * 1024 + 17, 1);
+  auto b = (*w)->NewBlob();
+  ASSERT_TRUE(b.ok()) << b.status();
+  for (size_t off = 0; off < data.size(); off += 100000) {
+    size_t n = std::min<size_t>(100000, data.size() - off);
+    ASSERT_TRUE((*b)->Append(std::span(data).subspan(off, n)).ok());
+  }
+  EXPECT_EQ((*b)->size(), data.size());
+  auto l = (*b)->Finish("application/vnd.clonebot.snapshot.pages.v1");
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->digest, Sha256Digest(data));
+  EXPECT_EQ(l->size, data.size());
+  EXPECT_FALSE((*b)->Finish("x").ok());  // twice
+  EXPECT_FALSE((*b)->Append(data).ok());
+  b->reset();
+
+  Descriptor layer = *l;
+  layer.annotations["org.example.layer"] = "pages";
+  auto m = (*w)->Commit(*c, {layer}, {{"org.example.b", "2"}, {"org.example.a", "1"}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->media_type, kManifestMediaType);
+  EXPECT_FALSE((*w)->NewBlob().ok());  // committed
+  EXPECT_FALSE((*w)->PutBlob("x", Bytes("y")).ok());
+  w->reset();
+
+  EXPECT_TRUE(Leftovers(root_).empty());
+  EXPECT_EQ(ReadFile(dir / "oci-layout"), R"({"imageLayoutVersion":"1.0.0"})");
+  EXPECT_EQ(ReadFile(dir / "index.json"),
+            R"({"manifests":[{"annotations":{"org.opencontainers.image.ref.name":"latest"},)"
+            R"("digest":")" + m->digest + R"(","mediaType":")" + kManifestMediaType +
+                R"(","size":)" + std::to_string(m->size) +
+                R"(}],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2})");
+  std::string manifest = ReadFile(dir / "blobs/sha256" / m->digest.substr(7));
+  EXPECT_EQ(Sha256Digest(Bytes(manifest)), m->digest);
+  EXPECT_EQ(manifest.size(), m->size);
+  EXPECT_THAT(manifest, HasSubstr(R"("annotations":{"org.example.a":"1","org.example.b":"2"})"));
+  EXPECT_THAT(manifest, HasSubstr(R"("schemaVersion":2)"));
+  // Only the three blobs, no temporaries.
+  int nblobs = 0;
+  for (const auto& e : fs::directory_iterator(dir / "blobs/sha256")) {
+    EXPECT_EQ(e.path().filename().string().size(), 64u) << e.path();
+    ++nblobs;
+  }
+  EXPECT_EQ(nblobs, 3);
+
+  auto lay = Layout::Open(dir);
+  ASSERT_TRUE(lay.ok()) << lay.status();
+  EXPECT_EQ((*lay)->dir(), dir.string());
+  EXPECT_EQ((*lay)->manifest_descriptor().digest, m->digest);
+  EXPECT_EQ((*lay)->config().digest, c->digest);
+  EXPECT_EQ((*lay)->config().media_type, kConfigMediaType);
+  ASSERT_EQ((*lay)->layers().size(), 1u);
+  EXPECT_EQ((*lay)->layers()[0].digest, l->digest);
+  EXPECT_EQ((*lay)->layers()[0].media_type, "application/vnd.clonebot.snapshot.pages.v1");
+  EXPECT_EQ((*lay)->layers()[0].annotations.at("org.example.layer"), "pages");
+  EXPECT_EQ((*lay)->annotations().size(), 2u);
+  EXPECT_EQ((*lay)->annotations().at("org.example.a"), "1");
+  EXPECT_TRUE((*lay)->HasBlob(l->digest));
+  EXPECT_FALSE((*lay)->HasBlob(Sha256Digest(Bytes("nope"))));
+  EXPECT_FALSE((*lay)->HasBlob("sha256:../../etc/passwd"));
+  EXPECT_EQ((*lay)->BlobPath(l->digest), (dir / "blobs/sha256" / l->digest.substr(7)).string());
+
+  auto cfg = (*lay)->ReadBlob((*lay)->config());
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(std::string(cfg->begin(), cfg->end()), config);
+  auto rd = (*lay)->ReadBlob((*lay)->layers()[0]);
+  ASSERT_TRUE(rd.ok()) << rd.status();
+  EXPECT_EQ(*rd, data);
+  auto mp = (*lay)->MapBlob((*lay)->layers()[0]);
+  ASSERT_TRUE(mp.ok()) << mp.status();
+  ASSERT_EQ((*mp)->bytes().size(), data.size());
+  EXPECT_EQ(memcmp((*mp)->bytes().data(), data.data(), data.size()), 0);
+}
+
+TEST_F(OciTest, OutputIsDeterministic) {
+  std::vector<uint8_t> layer = RandomBytes(10000, 2);
+  auto a = MakeLayout(root_ / "a", "{}", layer);
+  auto b = MakeLayout(root_ / "b", "{}", layer);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->digest, b->digest);
+  EXPECT_EQ(ReadFile(root_ / "a/index.json"), ReadFile(root_ / "b/index.json"));
+}
+
+// Blob sizes around the O_DIRECT alignment and the staging buffer, appended in uneven pieces,
+// and from a page-aligned buffer (the path that skips the staging copy).
+class BlobSizeTest : public OciTest, public ::testing::WithParamInterface<size_t> {};
+
+TEST_P(BlobSizeTest, TailHandling) {
+  size_t n = GetParam();
+  std::vector<uint8_t> data = RandomBytes(n, static_cast<uint32_t>(n));
+  // O_DIRECT where the filesystem has it, and the buffered fallback (forced: tmpfs has
+  // O_DIRECT since Linux 6.6).
+  for (bool buffered : {false, true}) {
+    if (buffered) setenv("CLONEBOT_IMAGE_NO_DIRECT", "1", 1);
+    absl::Cleanup unset = [] { unsetenv("CLONEBOT_IMAGE_NO_DIRECT"); };
+    for (int mode = 0; mode < 3; ++mode) {
+      fs::path dir = root_ / ("tail-" + std::to_string(buffered) + "-" + std::to_string(mode));
+      auto w = LayoutWriter::Create(dir);
+      ASSERT_TRUE(w.ok()) << w.status();
+      auto b = (*w)->NewBlob();
+      ASSERT_TRUE(b.ok()) << b.status();
+      if (mode == 0) {  // one Append
+        ASSERT_TRUE((*b)->Append(data).ok());
+      } else if (mode == 1) {  // odd-sized pieces
+        for (size_t off = 0; off < n; off += 777777) {
+          size_t k = std::min<size_t>(777777, n - off);
+          ASSERT_TRUE((*b)->Append(std::span(data).subspan(off, k)).ok());
+        }
+      } else {  // page-aligned source
+        void* p = nullptr;
+        ASSERT_EQ(posix_memalign(&p, 4096, n + 1), 0);
+        if (n > 0) memcpy(p, data.data(), n);
+        ASSERT_TRUE((*b)->Append(std::span(static_cast<const uint8_t*>(p), n)).ok());
+        free(p);
+      }
+      auto d = (*b)->Finish("application/octet-stream");
+      ASSERT_TRUE(d.ok()) << d.status();
+      EXPECT_EQ(d->size, n);
+      EXPECT_EQ(d->digest, Sha256Digest(data));
+      auto c = (*w)->PutBlob(kConfigMediaType, Bytes("{}"));
+      ASSERT_TRUE(c.ok());
+      ASSERT_TRUE((*w)->Commit(*c, {*d}, {}).ok());
+      EXPECT_EQ(fs::file_size(dir / "blobs/sha256" / d->digest.substr(7)), n);
+      auto lay = Layout::Open(dir);
+      ASSERT_TRUE(lay.ok()) << lay.status();
+      auto rd = (*lay)->ReadBlob(*d);
+      ASSERT_TRUE(rd.ok()) << rd.status();
+      EXPECT_TRUE(*rd == data) << "buffered " << buffered << " mode " << mode;
+      auto mp = (*lay)->MapBlob(*d);
+      ASSERT_TRUE(mp.ok()) << mp.status();
+      EXPECT_EQ((*mp)->bytes().size(), n);
+      fs::remove_all(dir);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, BlobSizeTest,
+                         ::testing::Values(0, 1, 4095, 4096, 4097, 4u << 20, (4u << 20) + 1,
+                                           (5u << 20) + 3, (9u << 20) + 4096));
+
+TEST_F(OciTest, ConcurrentBlobWriters) {
+  fs::path dir = root_ / "img";
+  auto w = LayoutWriter::Create(dir);
+  ASSERT_TRUE(w.ok());
+  constexpr int kThreads = 4, kPerThread = 3;
+  std::vector<std::vector<uint8_t>> inputs(kThreads * kPerThread);
+  std::vector<absl::StatusOr<Descriptor>> outs(kThreads * kPerThread, absl::UnknownError(""));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    inputs[i] = RandomBytes((1 << 20) * (1 + i % 3) + i * 13, static_cast<uint32_t>(100 + i));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kPerThread; ++k) {
+        size_t i = t * kPerThread + k;
+        auto b = (*w)->NewBlob();
+        if (!b.ok()) {
+          outs[i] = b.status();
+          continue;
+        }
+        for (size_t off = 0; off < inputs[i].size(); off += 65536) {
+          size_t n = std::min<size_t>(65536, inputs[i].size() - off);
+          if (absl::Status s = (*b)->Append(std::span(inputs[i]).subspan(off, n)); !s.ok()) {
+            outs[i] = s;
+            break;
+          }
+        }
+        outs[i] = (*b)->Finish("application/vnd.clonebot.snapshot.pages.v1");
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::vector<Descriptor> layers;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    ASSERT_TRUE(outs[i].ok()) << outs[i].status();
+    EXPECT_EQ(outs[i]->digest, Sha256Digest(inputs[i]));
+    layers.push_back(*outs[i]);
+  }
+  auto c = (*w)->PutBlob(kConfigMediaType, Bytes("{}"));
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*w)->Commit(*c, layers, {}).ok());
+  auto lay = Layout::Open(dir);
+  ASSERT_TRUE(lay.ok()) << lay.status();
+  ASSERT_EQ((*lay)->layers().size(), layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto rd = (*lay)->ReadBlob((*lay)->layers()[i]);
+    ASSERT_TRUE(rd.ok()) << rd.status();
+    EXPECT_TRUE(*rd == inputs[i]);
+  }
+}
+
+TEST_F(OciTest, DuplicateBlobIsKeptOnce) {
+  fs::path dir = root_ / "img";
+  auto w = LayoutWriter::Create(dir);
+  ASSERT_TRUE(w.ok());
+  std::vector<uint8_t> data = RandomBytes(50000, 7);
+  auto b1 = (*w)->NewBlob();
+  auto b2 = (*w)->NewBlob();
+  ASSERT_TRUE(b1.ok() && b2.ok());
+  ASSERT_TRUE((*b1)->Append(data).ok());
+  ASSERT_TRUE((*b2)->Append(data).ok());
+  auto d1 = (*b1)->Finish("a");
+  auto d2 = (*b2)->Finish("a");
+  ASSERT_TRUE(d1.ok() && d2.ok());
+  EXPECT_EQ(d1->digest, d2->digest);
+  auto p1 = (*w)->PutBlob("c", Bytes("{}"));
+  auto p2 = (*w)->PutBlob("c", Bytes("{}"));
+  ASSERT_TRUE(p1.ok() && p2.ok());
+  EXPECT_EQ(p1->digest, p2->digest);
+  b1->reset();
+  b2->reset();
+  ASSERT_TRUE((*w)->Commit(*p1, {*d1, *d2}, {}).ok());
+  int nblobs = 0;
+  for (const auto& e : fs::directory_iterator(dir / "blobs/sha256")) {
+    (void)e;
+    ++nblobs;
+  }
+  EXPECT_EQ(nblobs, 3);  // config, layer, manifest
+  auto lay = Layout::Open(dir);
+  ASSERT_TRUE(lay.ok()) << lay.status();
+  EXPECT_EQ((*lay)->layers().size(), 2u);
+}
+
+TEST_F(OciTest, CommitChecks) {
+  fs::path dir = root_ / "img";
+  auto w = LayoutWriter::Create(dir);
+  ASSERT_TRUE(w.ok());
+  auto c = (*w)->PutBlob(kConfigMediaType, Bytes("{}"));
+  ASSERT_TRUE(c.ok());
+  Descriptor ghost{"x", Sha256Digest(Bytes("never written")), 13, {}};
+  auto r = (*w)->Commit(*c, {ghost}, {});
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("not written"));
+  Descriptor bad_size = *c;
+  bad_size.size = 99;
+  EXPECT_FALSE((*w)->Commit(bad_size, {}, {}).ok());
+  Descriptor bad_digest = *c;
+  bad_digest.digest = "sha256:XYZ";
+  EXPECT_FALSE((*w)->Commit(bad_digest, {}, {}).ok());
+  auto open = (*w)->NewBlob();
+  ASSERT_TRUE(open.ok());
+  r = (*w)->Commit(*c, {}, {});
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("still open"));
+  open->reset();  // an unfinished blob writer is dropped
+  EXPECT_FALSE(fs::exists(dir));
+  ASSERT_TRUE((*w)->Commit(*c, {}, {}).ok());  // retry after errors works
+  EXPECT_FALSE((*w)->Commit(*c, {}, {}).ok());
+  ASSERT_TRUE(Layout::Open(dir).ok());
+  for (const auto& e : fs::directory_iterator(dir / "blobs/sha256"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos);
+}
+
+TEST_F(OciTest, DroppedWriterLeavesNothing) {
+  fs::path dir = root_ / "img";
+  {
+    auto w = LayoutWriter::Create(dir);
+    ASSERT_TRUE(w.ok());
+    auto b = (*w)->NewBlob();
+    ASSERT_TRUE(b.ok());
+    ASSERT_TRUE((*b)->Append(RandomBytes(100000, 3)).ok());
+    ASSERT_TRUE((*w)->PutBlob("c", Bytes("{}")).ok());
+    EXPECT_EQ(Leftovers(root_).size(), 1u);
+    w->reset();  // the writer goes first; the blob writer outlives it
+    auto d = (*b)->Finish("x");
+    EXPECT_FALSE(d.ok());
+  }
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_TRUE(Leftovers(root_).empty());
+}
+
+TEST_F(OciTest, KilledWriterLeavesNoDir) {
+  fs::path dir = root_ / "img";
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto w = LayoutWriter::Create(dir);
+    if (!w.ok()) _exit(1);
+    auto b = (*w)->NewBlob();
+    if (!b.ok() || !(*b)->Append(RandomBytes(1 << 20, 5)).ok()) _exit(1);
+    kill(getpid(), SIGKILL);  // mid-write, before Commit
+    _exit(2);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  EXPECT_FALSE(fs::exists(dir));
+  fs::path partial = root_ / (".img.partial-" + std::to_string(child));
+  EXPECT_TRUE(fs::exists(partial / "blobs/sha256/.tmp-0"));
+  auto w = LayoutWriter::Create(dir);  // the next writer cleans up
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_FALSE(fs::exists(partial));
+}
+
+TEST_F(OciTest, StalePartialIsRemoved) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);  // |child| is now a dead pid
+  fs::path stale = root_ / (".other.partial-" + std::to_string(child));
+  fs::create_directories(stale / "blobs/sha256");
+  WriteFile(stale / "blobs/sha256/.tmp-0", "junk");
+  fs::path live = root_ / ".busy.partial-1";  // pid 1 is alive
+  fs::create_directories(live);
+  fs::path unrelated = root_ / ".partial-5";
+  fs::create_directories(unrelated);
+
+  auto w = LayoutWriter::Create(root_ / "img");
+  ASSERT_TRUE(w.ok());
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(unrelated));
+  // Our own live partial is not touched by a second writer in the same directory.
+  auto w2 = LayoutWriter::Create(root_ / "img2");
+  ASSERT_TRUE(w2.ok());
+  EXPECT_TRUE(fs::exists(root_ / (".img.partial-" + std::to_string(getpid()))));
+  // Two writers for the same name in one process collide.
+  EXPECT_FALSE(LayoutWriter::Create(root_ / "img").ok());
+}
+
+TEST_F(OciTest, ExistingDirIsRefusedOrReplaced) {
+  fs::path dir = root_ / "img";
+  auto first = MakeLayout(dir, R"({"n":1})", RandomBytes(1000, 1));
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto w = LayoutWriter::Create(dir);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(w.status().message(), dir.string() + " already exists (use --force to replace)");
+
+  // Created between Create and Commit: Commit refuses too.
+  fs::path late = root_ / "late";
+  auto lw = LayoutWriter::Create(late);
+  ASSERT_TRUE(lw.ok());
+  auto c = (*lw)->PutBlob(kConfigMediaType, Bytes("{}"));
+  fs::create_directory(late);
+  auto r = (*lw)->Commit(*c, {}, {});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("already exists (use --force"));
+
+  auto second = MakeLayout(dir, R"({"n":2})", RandomBytes(1000, 2), /*replace=*/true);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(first->digest, second->digest);
+  auto lay = Layout::Open(dir);
+  ASSERT_TRUE(lay.ok());
+  EXPECT_EQ((*lay)->manifest_descriptor().digest, second->digest);
+  EXPECT_FALSE((*lay)->HasBlob(first->digest));  // the old layout is gone
+  lw->reset();
+  EXPECT_TRUE(Leftovers(root_).empty());
+
+  // Replace into a path that does not exist yet, and over an empty directory.
+  ASSERT_TRUE(MakeLayout(root_ / "fresh", "{}", {}, true).ok());
+  fs::create_directory(root_ / "empty");
+  ASSERT_TRUE(MakeLayout(root_ / "empty", "{}", {}, true).ok());
+  // --force never deletes a directory that is not an OCI layout.
+  fs::create_directory(root_ / "home");
+  WriteFile(root_ / "home/precious", "x");
+  auto bad = LayoutWriter::Create(root_ / "home", true);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("not an OCI image layout"));
+  EXPECT_TRUE(fs::exists(root_ / "home/precious"));
+}
+
+TEST_F(OciTest, CreateErrors) {
+  EXPECT_FALSE(LayoutWriter::Create(root_ / "no/such/parent/img").ok());
+  EXPECT_FALSE(LayoutWriter::Create("").ok());
+  EXPECT_FALSE(LayoutWriter::Create("/").ok());
+  EXPECT_FALSE(LayoutWriter::Create(root_ / "..").ok());
+  auto w = LayoutWriter::Create((root_ / "trailing").string() + "/");
+  ASSERT_TRUE(w.ok()) << w.status();
+}
+
+// Open() on broken layouts: one clear message naming the file, never an exception.
+class OpenErrorTest : public OciTest {
+ protected:
+  void SetUp() override {
+    OciTest::SetUp();
+    dir_ = root_ / "img";
+    auto m = MakeLayout(dir_, R"({"architecture":"amd64"})", RandomBytes(5000, 9));
+    ASSERT_TRUE(m.ok());
+    manifest_ = *m;
+    manifest_path_ = dir_ / "blobs/sha256" / manifest_.digest.substr(7);
+  }
+  std::string OpenError() {
+    auto lay = Layout::Open(dir_);
+    EXPECT_FALSE(lay.ok());
+    std::string msg(lay.status().message());
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    return msg;
+  }
+  // Replaces index.json with one pointing at |blob| (written as a blob).
+  void PointIndexAt(const std::string& blob) {
+    std::string digest = Sha256Digest(Bytes(blob));
+    WriteFile(dir_ / "blobs/sha256" / digest.substr(7), blob);
+    WriteFile(dir_ / "index.json",
+              R"({"schemaVersion":2,"manifests":[{"mediaType":")" + std::string(kManifestMediaType) +
+                  R"(","digest":")" + digest + R"(","size":)" + std::to_string(blob.size()) +
+                  "}]}");
+  }
+  fs::path dir_;
+  Descriptor manifest_;
+  fs::path manifest_path_;
+};
+
+TEST_F(OpenErrorTest, Intact) { ASSERT_TRUE(Layout::Open(dir_).ok()); }
+
+TEST_F(OpenErrorTest, MissingDir) {
+  dir_ = root_ / "nope";
+  std::string msg = OpenError();
+  EXPECT_EQ(msg, dir_.string() + ": no such directory");
+}
+
+TEST_F(OpenErrorTest, NotALayout) {
+  fs::remove(dir_ / "oci-layout");
+  EXPECT_EQ(OpenError(), dir_.string() + " is not an OCI image layout (no oci-layout file)");
+}
+
+TEST_F(OpenErrorTest, WrongLayoutVersion) {
+  WriteFile(dir_ / "oci-layout", R"({"imageLayoutVersion":"2.0.0"})");
+  std::string msg = OpenError();
+  EXPECT_THAT(msg, HasSubstr((dir_ / "oci-layout").string()));
+  EXPECT_THAT(msg, HasSubstr("unsupported imageLayoutVersion \"2.0.0\""));
+  WriteFile(dir_ / "oci-layout", "{\"imageLayoutVersion\":1}");
+  EXPECT_THAT(OpenError(), HasSubstr("no imageLayoutVersion"));
+  WriteFile(dir_ / "oci-layout", "garbage");
+  EXPECT_THAT(OpenError(), HasSubstr("oci-layout is not valid JSON"));
+}
+
+TEST_F(OpenErrorTest, MalformedIndex) {
+  for (const std::string& bad : std::vector<std::string>{"{", "", "[]", "null", R"({"schemaVersion":2})",
+                          R"({"schemaVersion":"2","manifests":[]})",
+                          R"({"schemaVersion":2,"manifests":{}})",
+                          R"({"schemaVersion":2,"manifests":[5]})",
+                          R"({"schemaVersion":2,"manifests":[{"digest":5}]})",
+                          R"({"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:abc","size":1}]})",
+                          R"({"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:)" +
+                              manifest_.digest.substr(7) + R"(","size":-1}]})",
+                          "\xff\xfe"}) {
+    WriteFile(dir_ / "index.json", bad);
+    std::string msg = OpenError();
+    EXPECT_THAT(msg, HasSubstr((dir_ / "index.json").string())) << bad;
+  }
+  fs::remove(dir_ / "index.json");
+  EXPECT_THAT(OpenError(), HasSubstr("index.json"));
+}
+
+TEST_F(OpenErrorTest, NoManifest) {
+  WriteFile(dir_ / "index.json", R"({"schemaVersion":2,"manifests":[]})");
+  EXPECT_EQ(OpenError(), (dir_ / "index.json").string() + ": no manifest");
+}
+
+TEST_F(OpenErrorTest, SeveralManifests) {
+  std::string entry = R"({"mediaType":")" + std::string(kManifestMediaType) + R"(","digest":")" +
+                      manifest_.digest + R"(","size":)" + std::to_string(manifest_.size);
+  std::string other = R"({"mediaType":"x","digest":")" + Sha256Digest(Bytes("x")) +
+                      R"(","size":1,"annotations":{"org.opencontainers.image.ref.name":"v0"}})";
+  WriteFile(dir_ / "index.json",
+            R"({"schemaVersion":2,"manifests":[)" + other + "," + entry +
+                R"(,"annotations":{"org.opencontainers.image.ref.name":"latest"}}]})");
+  auto lay = Layout::Open(dir_);
+  ASSERT_TRUE(lay.ok()) << lay.status();
+  EXPECT_EQ((*lay)->manifest_descriptor().digest, manifest_.digest);
+  WriteFile(dir_ / "index.json",
+            R"({"schemaVersion":2,"manifests":[)" + other + "," + entry + "}]}");
+  EXPECT_THAT(OpenError(), HasSubstr("2 manifests and none is named \"latest\""));
+  // A single manifest without a ref name (as skopeo copy writes it) is taken.
+  WriteFile(dir_ / "index.json", R"({"schemaVersion":2,"manifests":[)" + entry + "}]}");
+  EXPECT_TRUE(Layout::Open(dir_).ok());
+}
+
+TEST_F(OpenErrorTest, ManifestBlobMissing) {
+  fs::remove(manifest_path_);
+  EXPECT_EQ(OpenError(), manifest_path_.string() + ": manifest blob missing");
+}
+
+TEST_F(OpenErrorTest, ManifestDigestMismatch) {
+  std::string m = ReadFile(manifest_path_);
+  m[m.size() - 1] = ' ';  // same size, other bytes
+  WriteFile(manifest_path_, m);
+  std::string msg = OpenError();
+  EXPECT_THAT(msg, HasSubstr(manifest_path_.string() + ": manifest digest mismatch"));
+  WriteFile(manifest_path_, m + " ");
+  EXPECT_THAT(OpenError(), HasSubstr("manifest size mismatch"));
+}
+
+TEST_F(OpenErrorTest, ManifestNotJson) {
+  PointIndexAt("this is not json");
+  EXPECT_THAT(OpenError(), HasSubstr(": manifest is not valid JSON"));
+  PointIndexAt("[1,2]");
+  EXPECT_THAT(OpenError(), HasSubstr("manifest not an object"));
+  PointIndexAt(R"({"schemaVersion":2,"layers":[]})");
+  EXPECT_THAT(OpenError(), HasSubstr("manifest has no config"));
+  PointIndexAt(R"({"schemaVersion":2,"config":{"mediaType":"a","digest":")" + manifest_.digest +
+               R"(","size":1},"layers":"x"})");
+  EXPECT_THAT(OpenError(), HasSubstr("no layers array"));
+  PointIndexAt(R"({"schemaVersion":1})");
+  EXPECT_THAT(OpenError(), HasSubstr("schemaVersion is not 2"));
+}
+
+TEST_F(OpenErrorTest, LayerBlobMissingOrCorrupt) {
+  auto lay = Layout::Open(dir_);
+  ASSERT_TRUE(lay.ok());
+  Descriptor layer = (*lay)->layers()[0];
+  fs::path p = (*lay)->BlobPath(layer.digest);
+  std::string content = ReadFile(p);
+  content[0] ^= 1;
+  WriteFile(p, content);
+  auto rd = (*lay)->ReadBlob(layer);
+  EXPECT_EQ(rd.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(rd.status().message()), HasSubstr(p.string() + ": digest mismatch"));
+  EXPECT_TRUE((*lay)->MapBlob(layer).ok());  // size only
+  WriteFile(p, content + "x");
+  EXPECT_THAT(std::string((*lay)->MapBlob(layer).status().message()), HasSubstr("bytes"));
+  EXPECT_FALSE((*lay)->ReadBlob(layer).ok());
+  EXPECT_THAT(OpenError(), HasSubstr("layer 0 blob has"));
+  fs::remove(p);
+  EXPECT_EQ(OpenError(), p.string() + ": layer 0 blob missing");
+  Descriptor evil = layer;
+  evil.digest = "sha256:../../../../etc/passwd";
+  EXPECT_FALSE((*lay)->ReadBlob(evil).ok());
+}
+
+}  // namespace
+}  // namespace clonebot::image
