@@ -20,6 +20,7 @@
 //  4. An injected syscall that a signal interrupts (-ERESTARTSYS and friends, visible at our
 //     SIGTRAP stop before the kernel's restart logic) is simply run again.
 #include "remote/remote.h"
+#include "remote/wait.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -197,12 +198,7 @@ constexpr int kWait4Nr = SYS_wait4;
 
 // ----------------------------------------------------------------------------- helpers
 
-pid_t WaitTid(pid_t tid, int* status) {
-  for (;;) {
-    pid_t r = waitpid(tid, status, __WALL);
-    if (r >= 0 || errno != EINTR) return r;
-  }
-}
+pid_t WaitTid(pid_t tid, int* status) { return WaitTraced(tid, status); }
 
 absl::StatusOr<std::string> ReadProcFile(const std::string& path) {
   base::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -1,4 +1,5 @@
 #include "remote/stop.h"
+#include "remote/wait.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -100,7 +101,7 @@ absl::Status ProcessStop::Stop(pid_t pid) {
   // Wait for every thread's stop. A thread may exit instead (exit_group from another thread).
   for (size_t i = 0; i < threads_.size();) {
     int status;
-    pid_t r = waitpid(threads_[i].tid, &status, __WALL);
+    pid_t r = WaitTraced(threads_[i].tid, &status);
     if (r < 0) {
       if (errno == EINTR) continue;
       threads_.erase(threads_.begin() + i);  // ECHILD: gone
