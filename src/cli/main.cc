@@ -8,6 +8,13 @@
 #include "CLI/CLI.hpp"
 #include "cli/commands.h"
 
+namespace clonebot::cli {
+int Fail(const char* command, const std::string& msg, int code) {
+  fprintf(stderr, "clonebot: %s: %s\n", command, msg.c_str());
+  return code;
+}
+}  // namespace clonebot::cli
+
 int main(int argc, char** argv) {
   CLI::App app{"clonebot: record and replay the behaviour of Linux processes and web sessions"};
   app.require_subcommand(1);
@@ -27,9 +34,13 @@ int main(int argc, char** argv) {
   runs["trace"] = clonebot::cli::RegisterTrace(app, &command);
   runs["show"] = clonebot::cli::RegisterShow(app);
   runs["check"] = clonebot::cli::RegisterCheck(app);
+  runs["snapshot"] = clonebot::cli::RegisterSnapshot(app);
+  runs["diff"] = clonebot::cli::RegisterDiff(app);
+  runs["extract"] = clonebot::cli::RegisterExtract(app);
+  runs["inspect"] = clonebot::cli::RegisterInspect(app);
 
   if (nflags > 1 && argv[1][0] != '-' && runs.find(argv[1]) == runs.end()) {
-    fprintf(stderr, "clonebot: unknown command '%s' (commands: check, show, trace; see clonebot --help)\n", argv[1]);
+    fprintf(stderr, "clonebot: unknown command '%s' (commands: check, diff, extract, inspect, show, snapshot, trace; see clonebot --help)\n", argv[1]);
     return 2;
   }
   try {

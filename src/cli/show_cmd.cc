@@ -24,10 +24,7 @@ struct ShowFlags {
   uint32_t strsize = 0;
 };
 
-int Fail(const std::string& msg, int code = 1) {
-  fprintf(stderr, "clonebot: show: %s\n", msg.c_str());
-  return code;
-}
+int Fail(const std::string& msg, int code = 1) { return cli::Fail("show", msg, code); }
 
 void PrintInfo(trace::TraceReader& r, FILE* out) {
   const auto& h = r.header();

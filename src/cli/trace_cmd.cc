@@ -30,10 +30,7 @@ struct TraceFlags {
   bool no_pin = false;
 };
 
-int Fail(const std::string& msg, int code = 1) {
-  fprintf(stderr, "clonebot: trace: %s\n", msg.c_str());
-  return code;
-}
+int Fail(const std::string& msg, int code = 1) { return cli::Fail("trace", msg, code); }
 
 int RunTrace(CLI::App* sub, const TraceFlags& f, const std::vector<std::string>& dashdash) {
   // "trace -o x -- ls -l" (main split off the command) or "trace -o x ls -l" (option parsing

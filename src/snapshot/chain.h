@@ -1,0 +1,84 @@
+// Reading snapshot images: one image and its parent chain, page contents, the flattened page
+// table. Used by extract, diff, inspect, and by an incremental snapshot to find its parent's
+// pages.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "image/oci.h"
+#include "nlohmann/json.hpp"
+#include "snapshot/maps.h"
+#include "snapshot/page_index.h"
+
+namespace clonebot::snapshot {
+
+inline constexpr int kConfigFormatVersion = 1;
+
+// A mapping as recorded in an image.
+struct MappingRecord {
+  Mapping m;
+  std::string skipped;        // why its memory is not stored, "" if it is
+  uint64_t pages_present = 0; // present or swapped pages at the snapshot
+};
+
+// One committed snapshot image.
+struct Image {
+  std::unique_ptr<image::Layout> layout;
+  nlohmann::json config;            // the whole config blob
+  const nlohmann::json& meta() const { return config.at("clonebot"); }
+  std::vector<MappingRecord> mappings;
+  PageIndex index;
+  std::string parent_path;          // as recorded (relative to dir), "" for a full snapshot
+  std::string parent_manifest;      // digest the parent must have
+};
+
+absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir);
+
+// Where one page's bytes are.
+struct PageLoc {
+  uint64_t addr;
+  uint32_t level;  // index into Chain::levels()
+  uint32_t block;  // in that level's index
+};
+
+class Chain {
+ public:
+  // Opens |dir| and every ancestor (parent paths are relative to the child's directory),
+  // checking each parent's manifest digest against what the child recorded.
+  static absl::StatusOr<std::unique_ptr<Chain>> Open(const std::string& dir);
+
+  // levels()[0] is the full snapshot at the root, back() the image that was opened.
+  const std::vector<std::unique_ptr<Image>>& levels() const { return levels_; }
+  const Image& leaf() const { return *levels_.back(); }
+
+  // Every non-zero page of the leaf snapshot, sorted by address.
+  std::vector<PageLoc> Flatten() const;
+
+  const Block& block(const PageLoc& loc) const { return levels_[loc.level]->index.blocks[loc.block]; }
+  // A block with this content anywhere in the chain: the block and its pack's digest.
+  std::optional<std::pair<Block, Sha256>> FindBlock(const PageHash& h) const;
+
+  // Decompresses the page at |loc| into |out| (4096 bytes), checking its hash.
+  absl::Status ReadPage(const PageLoc& loc, uint8_t* out) const;
+
+  // The bytes [addr, addr+len) of the leaf snapshot. Fails if any part is outside the leaf's
+  // mappings or in a mapping whose memory was not stored.
+  absl::StatusOr<std::vector<uint8_t>> Extract(uint64_t addr, uint64_t len) const;
+
+ private:
+  absl::StatusOr<const image::Layout::Mapped*> Pack(uint32_t level, uint16_t pack) const;
+  std::vector<std::unique_ptr<Image>> levels_;
+  mutable std::map<std::pair<uint32_t, uint16_t>, std::unique_ptr<image::Layout::Mapped>> packs_;
+};
+
+// The digest of a pack as "sha256:<hex>" and back.
+std::string DigestString(const Sha256& d);
+bool ParseDigest(const std::string& s, Sha256* out);
+
+}  // namespace clonebot::snapshot

@@ -1,0 +1,70 @@
+// The page index blob of a snapshot image: which pages hold data, and where their bytes are.
+// Byte layout: docs/formats/image.md, "Page index blob". Little-endian, version 1.
+//
+// A snapshot's memory, page by page, is:
+//  - a page inside a kData run: the block the run names for it;
+//  - a page inside a kInherit run: whatever the parent snapshot holds at that address (only an
+//    incremental snapshot has kInherit runs; a page the parent does not hold is zero);
+//  - any other page of a mapping: zero (never touched, or touched and all zeros).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace clonebot::snapshot {
+
+// XXH3-128 of a page's bytes. Equal hashes are taken as equal pages (dedup).
+struct PageHash {
+  uint64_t hi = 0, lo = 0;
+  friend bool operator==(const PageHash&, const PageHash&) = default;
+  friend auto operator<=>(const PageHash&, const PageHash&) = default;
+};
+PageHash HashPage(const uint8_t* page);
+// True if the 4096 bytes at |page| are all zero.
+bool IsZeroPage(const uint8_t* page);
+
+using Sha256 = std::array<uint8_t, 32>;
+
+// One distinct page content, stored as slot |slot| of the zstd frame at [frame_off,
+// frame_off+frame_clen) of pack |pack|.
+struct Block {
+  PageHash hash;
+  uint64_t frame_off = 0;
+  uint32_t frame_clen = 0;
+  uint16_t pack = 0;
+  uint16_t slot = 0;
+};
+
+enum class RunKind : uint32_t { kData = 1, kInherit = 2 };
+
+struct Run {
+  uint64_t start = 0;  // page-aligned address
+  uint32_t npages = 0;
+  RunKind kind = RunKind::kData;
+  uint64_t first_ref = 0;  // kData: the run's pages use refs[first_ref .. first_ref+npages)
+  uint64_t end() const { return start + uint64_t{npages} * 4096; }
+};
+
+struct PageIndex {
+  uint32_t page_size = 4096;
+  std::vector<Sha256> packs;     // pack blobs by digest (this image's or an ancestor's)
+  std::vector<Block> blocks;     // sorted by hash, unique
+  std::vector<Run> runs;         // sorted by start, non-overlapping
+  std::vector<uint32_t> refs;    // block numbers of the pages of kData runs
+
+  std::vector<uint8_t> Serialize() const;
+  // Checks the magic, version, CRC32C, every bound and the sort orders.
+  static absl::StatusOr<PageIndex> Parse(std::span<const uint8_t> bytes);
+  // The block with |hash|, or -1.
+  int64_t FindBlock(const PageHash& hash) const;
+  uint64_t DataPages() const;
+};
+
+inline constexpr char kIndexMediaType[] = "application/vnd.clonebot.snapshot.index.v1";
+inline constexpr char kPackMediaType[] = "application/vnd.clonebot.snapshot.pages.v1+zstd";
+
+}  // namespace clonebot::snapshot

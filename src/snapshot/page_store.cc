@@ -1,0 +1,201 @@
+#include "snapshot/page_store.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "absl/strings/str_format.h"
+#include "base/status.h"
+#include "snapshot/chain.h"
+
+namespace clonebot::snapshot {
+
+namespace {
+constexpr int kPagesPerFrame = 16;
+constexpr uint32_t kWorkerPack = 0x8000;  // Block::pack >= this: the open pack of worker (pack - kWorkerPack)
+}  // namespace
+
+struct PageStore::Worker {
+  std::unique_ptr<image::BlobWriter> blob;
+  ZSTD_CCtx* cctx = nullptr;
+  std::vector<uint8_t> frame;           // up to kPagesPerFrame raw pages
+  std::vector<uint32_t> frame_blocks;   // their block numbers
+  std::vector<uint8_t> out;             // compressed frame
+  std::vector<Entry> entries;           // pages this worker stored
+  uint64_t offset = 0;                  // bytes appended to |blob|
+  ~Worker() { ZSTD_freeCCtx(cctx); }
+};
+
+PageStore::PageStore(image::LayoutWriter* writer, const Chain* parent, int workers, int zstd_level)
+    : writer_(writer), parent_(parent), zstd_level_(zstd_level) {
+  for (int i = 0; i < workers; i++) {
+    auto w = std::make_unique<Worker>();
+    w->cctx = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, zstd_level_);
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 0);  // pages are checked by hash
+    w->frame.reserve(kPagesPerFrame * 4096);
+    w->out.resize(ZSTD_compressBound(kPagesPerFrame * 4096));
+    workers_.push_back(std::move(w));
+  }
+}
+
+PageStore::~PageStore() = default;
+
+uint16_t PageStore::PackNumber(const Sha256& digest) {
+  for (size_t i = 0; i < packs_.size(); i++)
+    if (packs_[i] == digest) return static_cast<uint16_t>(i);
+  packs_.push_back(digest);
+  return static_cast<uint16_t>(packs_.size() - 1);
+}
+
+absl::Status PageStore::FlushFrame(Worker& w) {
+  if (w.frame_blocks.empty()) return absl::OkStatus();
+  if (!w.blob) {
+    ASSIGN_OR_RETURN(w.blob, writer_->NewBlob());
+  }
+  size_t clen = ZSTD_compress2(w.cctx, w.out.data(), w.out.size(), w.frame.data(), w.frame.size());
+  if (ZSTD_isError(clen)) return absl::InternalError(absl::StrFormat("zstd: %s", ZSTD_getErrorName(clen)));
+  RETURN_IF_ERROR(w.blob->Append({w.out.data(), clen}));
+  int widx = 0;
+  for (size_t i = 0; i < workers_.size(); i++)
+    if (workers_[i].get() == &w) widx = static_cast<int>(i);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t slot = 0; slot < w.frame_blocks.size(); slot++) {
+      Block& b = blocks_[w.frame_blocks[slot]];
+      b.frame_off = w.offset;
+      b.frame_clen = static_cast<uint32_t>(clen);
+      b.pack = static_cast<uint16_t>(kWorkerPack + widx);
+      b.slot = static_cast<uint16_t>(slot);
+    }
+    stats_.packed_bytes += clen;
+  }
+  w.offset += clen;
+  w.frame.clear();
+  w.frame_blocks.clear();
+  return absl::OkStatus();
+}
+
+absl::Status PageStore::AddBatch(int worker, const uint64_t* addrs, const uint8_t* pages, size_t n) {
+  Worker& w = *workers_[worker];
+  // Hash outside the lock; zero pages are dropped here.
+  struct Item {
+    size_t i;
+    PageHash h;
+  };
+  std::vector<Item> items;
+  items.reserve(n);
+  uint64_t zeros = 0;
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t* p = pages + i * 4096;
+    if (IsZeroPage(p)) {
+      zeros++;
+      continue;
+    }
+    items.push_back({i, HashPage(p)});
+  }
+  // Look up the parent chain outside the lock too (read-only).
+  std::vector<std::optional<std::pair<Block, Sha256>>> in_parent(items.size());
+  if (parent_)
+    for (size_t k = 0; k < items.size(); k++) in_parent[k] = parent_->FindBlock(items[k].h);
+
+  std::vector<std::pair<size_t, uint32_t>> to_pack;  // (page index, new block)
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.pages_in += n;
+    stats_.zero_pages += zeros;
+    for (size_t k = 0; k < items.size(); k++) {
+      const Item& it = items[k];
+      uint32_t found = UINT32_MAX;
+      auto bucket = by_hash_.find(it.h.lo);
+      if (bucket != by_hash_.end())
+        for (uint32_t b : bucket->second)
+          if (blocks_[b].hash == it.h) found = b;
+      if (found == UINT32_MAX) {
+        Block nb;
+        nb.hash = it.h;
+        found = static_cast<uint32_t>(blocks_.size());
+        if (in_parent[k]) {
+          nb = in_parent[k]->first;
+          nb.pack = PackNumber(in_parent[k]->second);
+          stats_.dedup_pages++;
+        } else {
+          to_pack.push_back({it.i, found});
+          stats_.unique_pages++;
+        }
+        blocks_.push_back(nb);
+        by_hash_[it.h.lo].push_back(found);
+      } else {
+        stats_.dedup_pages++;
+      }
+      w.entries.push_back({addrs[it.i], found});
+    }
+  }
+  for (auto [i, block] : to_pack) {
+    w.frame.insert(w.frame.end(), pages + i * 4096, pages + (i + 1) * 4096);
+    w.frame_blocks.push_back(block);
+    if (w.frame_blocks.size() == kPagesPerFrame) RETURN_IF_ERROR(FlushFrame(w));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PageIndex> PageStore::Finish(const std::vector<Run>& inherit,
+                                            std::vector<image::Descriptor>* packs) {
+  std::vector<uint16_t> worker_pack(workers_.size(), 0);
+  for (size_t wi = 0; wi < workers_.size(); wi++) {
+    Worker& w = *workers_[wi];
+    RETURN_IF_ERROR(FlushFrame(w));
+    if (!w.blob) continue;
+    ASSIGN_OR_RETURN(image::Descriptor d, w.blob->Finish(kPackMediaType));
+    Sha256 digest;
+    if (!ParseDigest(d.digest, &digest)) return absl::InternalError("pack digest " + d.digest);
+    worker_pack[wi] = PackNumber(digest);
+    packs->push_back(std::move(d));
+  }
+  PageIndex idx;
+  idx.packs = packs_;
+  // Resolve worker packs, then sort blocks by hash and renumber.
+  for (Block& b : blocks_)
+    if (b.pack >= kWorkerPack) b.pack = worker_pack[b.pack - kWorkerPack];
+  std::vector<uint32_t> order(blocks_.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return blocks_[a].hash < blocks_[b].hash; });
+  std::vector<uint32_t> renum(blocks_.size());
+  idx.blocks.reserve(blocks_.size());
+  for (uint32_t k = 0; k < order.size(); k++) {
+    renum[order[k]] = k;
+    idx.blocks.push_back(blocks_[order[k]]);
+  }
+  std::vector<Entry> all;
+  for (auto& w : workers_) all.insert(all.end(), w->entries.begin(), w->entries.end());
+  std::sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) { return a.addr < b.addr; });
+  // kData runs of consecutive addresses, merged in address order with the kInherit runs.
+  std::vector<Run> data;
+  for (size_t i = 0; i < all.size(); i++) {
+    if (i > 0 && all[i].addr == all[i - 1].addr)
+      return absl::InternalError(absl::StrFormat("page 0x%x stored twice", all[i].addr));
+    if (!data.empty() && data.back().end() == all[i].addr && data.back().npages < UINT32_MAX) {
+      data.back().npages++;
+    } else {
+      data.push_back({all[i].addr, 1, RunKind::kData, idx.refs.size()});
+    }
+    idx.refs.push_back(renum[all[i].block]);
+  }
+  idx.runs.reserve(data.size() + inherit.size());
+  std::merge(data.begin(), data.end(), inherit.begin(), inherit.end(), std::back_inserter(idx.runs),
+             [](const Run& a, const Run& b) { return a.start < b.start; });
+  for (size_t i = 1; i < idx.runs.size(); i++)
+    if (idx.runs[i].start < idx.runs[i - 1].end())
+      return absl::InternalError(absl::StrFormat("runs overlap at 0x%x", idx.runs[i].start));
+  return idx;
+}
+
+StoreStats PageStore::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace clonebot::snapshot

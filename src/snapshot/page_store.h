@@ -1,0 +1,67 @@
+// PageStore: turns the pages read from a process into the page packs and page index of a new
+// image. Zero pages are dropped; the others are hashed (XXH3-128), deduplicated against each
+// other and against every image of the parent chain, packed 16 to a zstd frame, and streamed
+// into pack blobs of the image being written. Hashing and compression run on worker threads,
+// after the target has been resumed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "image/oci.h"
+#include "snapshot/page_index.h"
+
+namespace clonebot::snapshot {
+
+class Chain;
+
+struct StoreStats {
+  uint64_t pages_in = 0;       // pages handed to the store
+  uint64_t zero_pages = 0;     // of which all-zero (not stored)
+  uint64_t dedup_pages = 0;    // non-zero pages whose content was already stored
+  uint64_t unique_pages = 0;   // pages compressed into this image's packs
+  uint64_t packed_bytes = 0;   // compressed bytes of this image's packs
+};
+
+class PageStore {
+ public:
+  // |parent| (may be null) is the chain whose blocks are reused. |workers| calls of AddBatch may
+  // run at once, each with its own |worker| number in [0, workers).
+  PageStore(image::LayoutWriter* writer, const Chain* parent, int workers, int zstd_level = 1);
+  ~PageStore();
+
+  // Adds |n| pages: addrs[i] holds the 4096 bytes at pages + i*4096.
+  absl::Status AddBatch(int worker, const uint64_t* addrs, const uint8_t* pages, size_t n);
+
+  // Flushes every pack and builds the index: kData runs for the stored pages, plus the
+  // |inherit| runs (which must not overlap them). Appends the pack descriptors to |packs|.
+  absl::StatusOr<PageIndex> Finish(const std::vector<Run>& inherit, std::vector<image::Descriptor>* packs);
+
+  StoreStats stats() const;
+
+ private:
+  struct Worker;
+  struct Entry {  // a page stored at an address
+    uint64_t addr;
+    uint32_t block;
+  };
+  absl::Status FlushFrame(Worker& w);
+  uint16_t PackNumber(const Sha256& digest);
+
+  image::LayoutWriter* writer_;
+  const Chain* parent_;
+  int zstd_level_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  mutable std::mutex mu_;  // guards everything below
+  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> by_hash_;  // hash.lo -> blocks
+  std::vector<Block> blocks_;           // pack numbers refer to packs_
+  std::vector<Sha256> packs_;
+  std::vector<int> pending_pack_of_;    // per block: worker whose open pack holds it, or -1
+  StoreStats stats_;
+};
+
+}  // namespace clonebot::snapshot

@@ -1,0 +1,89 @@
+#include "snapshot/page_index.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+namespace clonebot::snapshot {
+namespace {
+
+PageIndex Sample() {
+  PageIndex idx;
+  Sha256 d{};
+  d[0] = 0xab;
+  idx.packs.push_back(d);
+  d[0] = 0xcd;
+  idx.packs.push_back(d);
+  for (int i = 0; i < 3; i++) {
+    Block b;
+    b.hash = {static_cast<uint64_t>(i + 1), 7};
+    b.frame_off = 1000u * i;
+    b.frame_clen = 500;
+    b.pack = static_cast<uint16_t>(i % 2);
+    b.slot = static_cast<uint16_t>(i);
+    idx.blocks.push_back(b);
+  }
+  idx.runs.push_back({0x1000, 2, RunKind::kData, 0});
+  idx.runs.push_back({0x5000, 3, RunKind::kInherit, 0});
+  idx.runs.push_back({0x9000, 1, RunKind::kData, 2});
+  idx.refs = {2, 0, 1};
+  return idx;
+}
+
+TEST(PageIndex, RoundTrip) {
+  PageIndex idx = Sample();
+  std::vector<uint8_t> bytes = idx.Serialize();
+  auto back = PageIndex::Parse(bytes);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->packs, idx.packs);
+  ASSERT_EQ(back->blocks.size(), 3u);
+  EXPECT_EQ(back->blocks[2].frame_off, 2000u);
+  EXPECT_EQ(back->blocks[1].slot, 1u);
+  ASSERT_EQ(back->runs.size(), 3u);
+  EXPECT_EQ(back->runs[1].kind, RunKind::kInherit);
+  EXPECT_EQ(back->refs, idx.refs);
+  EXPECT_EQ(back->FindBlock({2, 7}), 1);
+  EXPECT_EQ(back->FindBlock({9, 9}), -1);
+  EXPECT_EQ(back->DataPages(), 3u);
+}
+
+TEST(PageIndex, RejectsCorruption) {
+  std::vector<uint8_t> good = Sample().Serialize();
+  // Any flipped byte after the header breaks the CRC; in the header, the counts or magic.
+  for (size_t i : {size_t{0}, size_t{9}, size_t{25}, size_t{70}, good.size() - 1}) {
+    std::vector<uint8_t> bad = good;
+    bad[i] ^= 0x40;
+    EXPECT_FALSE(PageIndex::Parse(bad).ok()) << "byte " << i;
+  }
+  std::vector<uint8_t> cut(good.begin(), good.end() - 4);
+  EXPECT_FALSE(PageIndex::Parse(cut).ok());
+  EXPECT_FALSE(PageIndex::Parse({}).ok());
+}
+
+TEST(PageIndex, RejectsOverlapAndBadRefs) {
+  PageIndex idx = Sample();
+  idx.runs[1].start = 0x1000;  // overlaps run 0
+  EXPECT_FALSE(PageIndex::Parse(idx.Serialize()).ok());
+  idx = Sample();
+  idx.refs[0] = 17;  // no such block
+  EXPECT_FALSE(PageIndex::Parse(idx.Serialize()).ok());
+  idx = Sample();
+  std::swap(idx.blocks[0], idx.blocks[1]);  // unsorted
+  EXPECT_FALSE(PageIndex::Parse(idx.Serialize()).ok());
+}
+
+TEST(PageHashing, ZeroAndHash) {
+  std::vector<uint8_t> page(4096, 0);
+  EXPECT_TRUE(IsZeroPage(page.data()));
+  page[4095] = 1;
+  EXPECT_FALSE(IsZeroPage(page.data()));
+  PageHash a = HashPage(page.data());
+  page[0] = 1;
+  EXPECT_FALSE(HashPage(page.data()) == a);
+  page[0] = 0;
+  EXPECT_TRUE(HashPage(page.data()) == a);
+}
+
+}  // namespace
+}  // namespace clonebot::snapshot
