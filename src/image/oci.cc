@@ -16,10 +16,12 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -36,7 +38,7 @@ using json = nlohmann::json;
 constexpr char kRefNameAnnotation[] = "org.opencontainers.image.ref.name";
 constexpr char kLayoutVersion[] = "1.0.0";
 constexpr size_t kDirectAlign = 4096;              // O_DIRECT buffer/offset/length alignment
-constexpr size_t kStagingSize = 4 << 20;           // BlobWriter's aligned staging buffer
+constexpr size_t kStagingSize = 8 << 20;           // each of BlobWriter's two aligned staging buffers
 constexpr size_t kMaxMetadataSize = 16 << 20;      // cap on index.json / manifest / oci-layout
 
 // ---------------------------------------------------------------------------------------------
@@ -387,6 +389,70 @@ class AlignedBuffer {
   uint8_t* p_ = nullptr;
 };
 
+// One write in flight at a time, on a thread of its own: the BlobWriter fills one staging
+// buffer while the other goes to disk, so a slow disk overlaps the caller's hashing and
+// compression instead of adding to it. |write| runs on that thread; its first error is kept
+// and returned by Wait().
+class WriteBehind {
+ public:
+  using WriteFn = absl::Status (*)(void* ctx, const uint8_t* p, size_t n);
+  WriteBehind(WriteFn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
+  ~WriteBehind() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  // Waits for the previous write, then starts writing [p, p+n). |p| must stay valid until the
+  // next Submit or Wait returns.
+  absl::Status Submit(const uint8_t* p, size_t n) {
+    RETURN_IF_ERROR(Wait());
+    if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      p_ = p;
+      n_ = n;
+      busy_ = true;
+    }
+    cv_.notify_all();
+    return absl::OkStatus();
+  }
+  // Waits until no write is in flight; the first error any write had.
+  absl::Status Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !busy_; });
+    return error_;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return busy_ || quit_; });
+      if (!busy_) return;
+      lock.unlock();
+      absl::Status st = error_.ok() ? fn_(ctx_, p_, n_) : absl::OkStatus();
+      lock.lock();
+      if (!st.ok() && error_.ok()) error_ = st;
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  WriteFn fn_;
+  void* ctx_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const uint8_t* p_ = nullptr;  // the write in flight (under mu_)
+  size_t n_ = 0;
+  bool busy_ = false;
+  bool quit_ = false;
+  absl::Status error_;
+  std::thread thread_;
+};
+
 class BlobWriterImpl final : public BlobWriter {
  public:
   BlobWriterImpl(std::shared_ptr<Shared> shared, std::string tmp_name, UniqueFd fd, bool direct)
@@ -394,6 +460,7 @@ class BlobWriterImpl final : public BlobWriter {
         direct_(direct) {}
 
   ~BlobWriterImpl() override {
+    (void)behind_.Wait();
     if (!done_) {
       fd_.reset();
       unlinkat(shared_->blobs_fd.get(), tmp_name_.c_str(), 0);
@@ -443,22 +510,25 @@ class BlobWriterImpl final : public BlobWriter {
       if (fill_ == 0 && n >= kStagingSize &&
           reinterpret_cast<uintptr_t>(p) % kDirectAlign == 0) {
         size_t chunk = n - n % kDirectAlign;
+        RETURN_IF_ERROR(behind_.Wait());
         RETURN_IF_ERROR(WriteOut(p, chunk));
         p += chunk;
         n -= chunk;
         continue;
       }
-      if (!staging_.data()) {
-        if (!staging_.Allocate(kStagingSize))
+      AlignedBuffer& buf = staging_[cur_];
+      if (!buf.data()) {
+        if (!buf.Allocate(kStagingSize))
           return absl::ResourceExhaustedError("BlobWriter: cannot allocate staging buffer");
       }
       size_t take = std::min(n, kStagingSize - fill_);
-      memcpy(staging_.data() + fill_, p, take);
+      memcpy(buf.data() + fill_, p, take);
       fill_ += take;
       p += take;
       n -= take;
       if (fill_ == kStagingSize) {
-        RETURN_IF_ERROR(WriteOut(staging_.data(), fill_));
+        RETURN_IF_ERROR(behind_.Submit(buf.data(), fill_));
+        cur_ ^= 1;
         fill_ = 0;
       }
     }
@@ -499,18 +569,20 @@ class BlobWriterImpl final : public BlobWriter {
   }
 
   absl::StatusOr<Descriptor> FinishImpl(const std::string& media_type) {
+    RETURN_IF_ERROR(behind_.Wait());
     if (fill_ > 0) {
+      uint8_t* staged = staging_[cur_].data();
       if (direct_) {
         // The unaligned tail: write it padded with zeros to the alignment, then cut the file
         // back to the exact size.
         size_t padded = (fill_ + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
-        memset(staging_.data() + fill_, 0, padded - fill_);
-        RETURN_IF_ERROR(WriteOut(staging_.data(), padded));
+        memset(staged + fill_, 0, padded - fill_);
+        RETURN_IF_ERROR(WriteOut(staged, padded));
         written_ = size_;
         if (ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0)
           return ErrnoError("ftruncate(%s, %d)", Shown(), size_);
       } else {
-        RETURN_IF_ERROR(WriteOut(staging_.data(), fill_));
+        RETURN_IF_ERROR(WriteOut(staged, fill_));
       }
       fill_ = 0;
     }
@@ -547,12 +619,20 @@ class BlobWriterImpl final : public BlobWriter {
   UniqueFd fd_;
   bool direct_;
   Sha256 hash_;
-  AlignedBuffer staging_;
-  size_t fill_ = 0;       // bytes staged, not yet written
-  uint64_t written_ = 0;  // bytes written to the file (file offset of the next write)
+  AlignedBuffer staging_[2];  // staging_[cur_] fills while the other may be in flight
+  int cur_ = 0;
+  size_t fill_ = 0;       // bytes staged in staging_[cur_], not yet written
+  // Bytes written to the file (file offset of the next write). WriteOut, and so written_ and
+  // direct_, belong to behind_'s thread while a write is in flight: touch them only after
+  // behind_.Wait().
+  uint64_t written_ = 0;
   uint64_t size_ = 0;     // bytes appended
   bool done_ = false;
   absl::Status error_;    // sticky: a failed write poisons the writer
+  WriteBehind behind_{[](void* self, const uint8_t* p, size_t n) {
+                        return static_cast<BlobWriterImpl*>(self)->WriteOut(p, n);
+                      },
+                      this};  // last: joined before the buffers and the fd go
 };
 
 class LayoutWriterImpl final : public LayoutWriter {

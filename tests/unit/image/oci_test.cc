@@ -1,6 +1,7 @@
 #include "image/oci.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -251,7 +252,40 @@ TEST_P(BlobSizeTest, TailHandling) {
 
 INSTANTIATE_TEST_SUITE_P(Sizes, BlobSizeTest,
                          ::testing::Values(0, 1, 4095, 4096, 4097, 4u << 20, (4u << 20) + 1,
-                                           (5u << 20) + 3, (9u << 20) + 4096));
+                                           (5u << 20) + 3, 8u << 20, (8u << 20) + 1,
+                                           (9u << 20) + 4096, (17u << 20) + 3, (25u << 20) + 4096));
+
+// A write that fails on the write-behind thread (here EFBIG past RLIMIT_FSIZE) fails the next
+// Append or the Finish, and the blob never lands.
+TEST_F(OciTest, BackgroundWriteErrorSurfaces) {
+  struct sigaction ign {}, old_sa {};
+  ign.sa_handler = SIG_IGN;
+  ASSERT_EQ(sigaction(SIGXFSZ, &ign, &old_sa), 0);
+  rlimit old_lim{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+  rlimit lim = old_lim;
+  lim.rlim_cur = 12u << 20;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  absl::Cleanup restore = [&] {
+    setrlimit(RLIMIT_FSIZE, &old_lim);
+    sigaction(SIGXFSZ, &old_sa, nullptr);
+  };
+  auto w = LayoutWriter::Create(root_ / "efbig");
+  ASSERT_TRUE(w.ok()) << w.status();
+  auto b = (*w)->NewBlob();
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::vector<uint8_t> data = RandomBytes(1u << 20, 7);
+  absl::Status st;
+  for (int i = 0; i < 64 && st.ok(); i++) st = (*b)->Append(data);
+  if (st.ok()) st = (*b)->Finish("application/octet-stream").status();
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), ::testing::HasSubstr("write("));
+  EXPECT_FALSE((*b)->Finish("application/octet-stream").ok());  // sticky
+  b->reset();
+  w->reset();
+  EXPECT_FALSE(fs::exists(root_ / "efbig"));
+  EXPECT_TRUE(fs::is_empty(root_));  // the partial directory is gone too
+}
 
 TEST_F(OciTest, ConcurrentBlobWriters) {
   fs::path dir = root_ / "img";
