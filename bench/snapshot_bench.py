@@ -5,10 +5,12 @@ Workload (issue 3): bench/progs/snap_bench_target touches 1 GiB of anonymous mem
 zero pages, a quarter 16 repeated page patterns, half random) and measures with a ticker thread
 how long it was stopped. Per rep, on one target: `gcore -o PREFIX PID`; a full `clonebot
 snapshot`; `W1` (1% of pages rewritten at random) then an incremental snapshot (--parent, default
-method); `W1` again then an incremental with --method hash. For each: wall time, clonebot's
-stopped_ns, the stall the target measured itself, and the bytes on disk (du -sb). Medians of
---reps; ratios clonebot/gcore. The target's idle stall (its ticker noise with nothing stopping
-it, over a comparable interval) is printed as the floor of the stall column.
+method); `W1` again then an incremental with --method hash. Before each timed command the
+page cache is synced, outside the timing. For each: wall time, clonebot's stopped_ns, the stall
+the target measured itself, and the bytes on disk (du -sb). Medians of --reps; ratios
+clonebot/gcore. The target's idle stall (its ticker noise with nothing stopping it, over a
+comparable interval) is printed as the floor of the stall column. --workdir /dev/shm measures
+both tools without the disk.
 """
 import argparse
 import json
@@ -64,6 +66,10 @@ def du(path):
 
 
 def timed(cmd):
+    # Each tool starts on a quiet disk: the dirty pages a previous run left (gcore writes 1 GiB
+    # into the page cache and returns; an image removed at the end of a rep is discarded) are
+    # written back first, outside the timing, so no tool pays for another's writeback.
+    os.sync()
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
     dt = time.perf_counter() - t0

@@ -14,7 +14,25 @@ namespace clonebot::snapshot {
 
 namespace {
 constexpr int kPagesPerFrame = 16;
+static_assert(kPagesPerFrame * 4096 <= (128 << 10), "a raw frame is one zstd block of at most 128 KiB");
 constexpr uint32_t kWorkerPack = 0x8000;  // Block::pack >= this: the open pack of worker (pack - kWorkerPack)
+constexpr int kSkipAfterMiss = 15;
+
+// The head of a zstd frame (RFC 8878 §3.1.1) holding |n| bytes as one raw block: magic, a frame
+// header with the single-segment flag and a 4-byte content size, a 3-byte raw block header
+// (last block). The |n| bytes follow it as they are. Every zstd decoder reads such a frame. |n|
+// is at most 128 KiB (the largest block).
+constexpr size_t kRawFrameHead = 12;
+void RawFrameHead(uint32_t n, uint8_t out[kRawFrameHead]) {
+  const uint32_t magic = 0xFD2FB528;
+  memcpy(out, &magic, 4);
+  out[4] = 0xA0;  // Frame_Content_Size_flag = 2 (4 bytes), Single_Segment_flag = 1
+  memcpy(out + 5, &n, 4);
+  const uint32_t header = 1u /* last block */ | (0u << 1) /* raw */ | (n << 3);
+  out[9] = header & 0xff;
+  out[10] = (header >> 8) & 0xff;
+  out[11] = (header >> 16) & 0xff;
+}
 }  // namespace
 
 struct PageStore::Worker {
@@ -25,6 +43,7 @@ struct PageStore::Worker {
   std::vector<uint8_t> out;             // compressed frame
   std::vector<Entry> entries;           // pages this worker stored
   uint64_t offset = 0;                  // bytes appended to |blob|
+  int skip_zstd = 0;                    // frames left to store raw without trying zstd
   ~Worker() { ZSTD_freeCCtx(cctx); }
 };
 
@@ -56,9 +75,29 @@ absl::Status PageStore::FlushFrame(Worker& w) {
   if (!w.blob) {
     ASSIGN_OR_RETURN(w.blob, writer_->NewBlob());
   }
-  size_t clen = ZSTD_compress2(w.cctx, w.out.data(), w.out.size(), w.frame.data(), w.frame.size());
-  if (ZSTD_isError(clen)) return absl::InternalError(absl::StrFormat("zstd: %s", ZSTD_getErrorName(clen)));
-  RETURN_IF_ERROR(w.blob->Append({w.out.data(), clen}));
+  // Incompressible data (random, already compressed, encrypted) is stored as a zstd frame of
+  // raw blocks: zstd's attempt would cost ~0.5 ns a byte for nothing. After a frame that saved
+  // under 3%, the next kSkipAfterMiss frames of this worker skip the attempt.
+  size_t clen = 0;
+  if (w.skip_zstd == 0) {
+    clen = ZSTD_compress2(w.cctx, w.out.data(), w.out.size(), w.frame.data(), w.frame.size());
+    if (ZSTD_isError(clen)) return absl::InternalError(absl::StrFormat("zstd: %s", ZSTD_getErrorName(clen)));
+    if (clen * 100 > w.frame.size() * 97) {
+      clen = 0;
+      w.skip_zstd = kSkipAfterMiss;
+    }
+  } else {
+    w.skip_zstd--;
+  }
+  if (clen == 0) {
+    uint8_t head[kRawFrameHead];
+    RawFrameHead(static_cast<uint32_t>(w.frame.size()), head);
+    RETURN_IF_ERROR(w.blob->Append({head, kRawFrameHead}));
+    RETURN_IF_ERROR(w.blob->Append({w.frame.data(), w.frame.size()}));
+    clen = kRawFrameHead + w.frame.size();
+  } else {
+    RETURN_IF_ERROR(w.blob->Append({w.out.data(), clen}));
+  }
   int widx = 0;
   for (size_t i = 0; i < workers_.size(); i++)
     if (workers_[i].get() == &w) widx = static_cast<int>(i);

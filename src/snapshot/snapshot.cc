@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "image/oci.h"
@@ -29,6 +30,7 @@
 #include "remote/remote.h"
 #include "remote/stop.h"
 #include "snapshot/chain.h"
+#include "snapshot/copy_pump.h"
 #include "snapshot/maps.h"
 #include "snapshot/page_store.h"
 #include "snapshot/tracking.h"
@@ -171,78 +173,167 @@ class Reader {
   base::UniqueFd mem_;
 };
 
-// Runs the reader and |kWorkers| PageStore workers over |todo| (from |pid|) plus already-read
-// |preread| batches.
-absl::Status RunPipeline(pid_t pid, std::deque<PageRange> todo, std::vector<Batch> preread, PageStore& store,
-                         uint64_t total_pages, const SnapshotOptions& opts, bool from_copy,
-                         std::vector<uint64_t>* unreadable) {
-  const auto& progress = opts.progress;
-  std::mutex mu;
-  std::condition_variable cv_work, cv_space;
-  std::deque<Batch> queue;
-  std::vector<Batch> spare;  // processed batches, buffers kept for the reader
-  bool done = false;
-  absl::Status failed;
-  const size_t kMaxQueued = 4;
-  for (Batch& b : preread) queue.push_back(std::move(b));
+// A slice of a CopyPump slot: |addrs.size()| pages at |data|.
+struct Slice {
+  std::vector<uint64_t> addrs;
+  const uint8_t* data = nullptr;
+  int slot = 0;
+};
 
+// Runs |kWorkers| workers that hash, deduplicate and pack the pages of |todo| (pages of |pid|)
+// and the already-read |preread| batches (copied while the target was stopped; stored first).
+// With |pump| (|pid| is a held copy), this thread has the copy write |todo| into the pump's
+// slots in turn and the workers store straight from there; ranges the copy cannot write go to
+// the workers' own readers. Without it, every worker reads its own share of |todo| (1024 pages
+// at a time, from a shared cursor): reading is a copy too, and one reader thread was the
+// bottleneck.
+absl::Status RunPipeline(pid_t pid, std::deque<PageRange> todo, std::vector<Batch> preread, PageStore& store,
+                         uint64_t total_pages, const SnapshotOptions& opts, bool from_copy, CopyPump* pump,
+                         std::vector<uint64_t>* unreadable) {
+  std::mutex mu;  // guards everything below, and |unreadable|
+  std::condition_variable cv;
+  absl::Status failed;
+  uint64_t read_pages = 0, last_report = 0;
+  std::deque<PageRange> slow;          // ranges the workers read themselves
+  std::deque<Slice> ready;             // pump slices waiting for a worker
+  int in_use[CopyPump::kSlots] = {};   // slices of each pump slot not yet stored
+  bool producing = pump != nullptr;    // the pump may still add slices
+  if (!pump) slow = std::move(todo);
+  auto fail = [&](absl::Status st) {   // REQUIRES: mu held
+    if (failed.ok()) failed = std::move(st);
+    cv.notify_all();
+  };
   std::vector<std::thread> workers;
   for (int w = 0; w < kWorkers; w++) {
     workers.emplace_back([&, w] {
+      Reader reader(pid, /*via_mem=*/from_copy);
+      Batch b;
+      std::vector<uint64_t> bad;
+      auto stored = [&](const absl::Status& st, size_t pages) -> bool {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!st.ok()) fail(st);
+        read_pages += pages;
+        unreadable->insert(unreadable->end(), bad.begin(), bad.end());
+        bad.clear();
+        if (opts.progress && read_pages - last_report >= 16384) {
+          opts.progress(read_pages, total_pages);
+          last_report = read_pages;
+        }
+        return failed.ok();
+      };
       for (;;) {
-        Batch b;
+        std::deque<PageRange> mine;
+        Slice slice;
+        enum { kBatch, kSlice, kRead } what;
         {
           std::unique_lock<std::mutex> lock(mu);
-          cv_work.wait(lock, [&] { return !queue.empty() || done; });
-          if (queue.empty()) return;
-          b = std::move(queue.front());
-          queue.pop_front();
+          for (;;) {
+            if (!failed.ok()) return;
+            if (opts.interrupted && opts.interrupted()) {
+              fail(absl::CancelledError("interrupted: the target runs on, no image was written"));
+              return;
+            }
+            if (!preread.empty() || !ready.empty() || !slow.empty() || !producing) break;
+            cv.wait(lock);
+          }
+          if (!preread.empty()) {
+            b = std::move(preread.back());
+            preread.pop_back();
+            what = kBatch;
+          } else if (!ready.empty()) {
+            slice = std::move(ready.front());
+            ready.pop_front();
+            what = kSlice;
+          } else {
+            // One batch worth of ranges off the shared cursor; read outside the lock.
+            size_t pages = 0;
+            while (!slow.empty() && pages < kBatchPages) {
+              PageRange& r = slow.front();
+              uint64_t n = std::min<uint64_t>((r.end - r.start) / 4096, kBatchPages - pages);
+              mine.push_back({r.start, r.start + n * 4096});
+              pages += n;
+              r.start += n * 4096;
+              if (r.start >= r.end) slow.pop_front();
+            }
+            if (mine.empty()) return;  // nothing left and nothing to come
+            what = kRead;
+          }
         }
-        cv_space.notify_one();
-        absl::Status st = store.AddBatch(w, b.addrs.data(), b.data(), b.addrs.size());
-        std::lock_guard<std::mutex> lock(mu);
-        if (!st.ok() && failed.ok()) failed = st;
-        if (spare.size() < kMaxQueued + kWorkers) spare.push_back(std::move(b));
+        if (what == kBatch) {
+          if (!stored(store.AddBatch(w, b.addrs.data(), b.data(), b.addrs.size()), b.addrs.size())) return;
+        } else if (what == kSlice) {
+          absl::Status st = store.AddBatch(w, slice.addrs.data(), slice.data, slice.addrs.size());
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            in_use[slice.slot]--;
+          }
+          cv.notify_all();
+          if (!stored(st, slice.addrs.size())) return;
+        } else {
+          while (reader.Next(mine, b, &bad))
+            if (!stored(store.AddBatch(w, b.addrs.data(), b.data(), b.addrs.size()), b.addrs.size())) return;
+        }
       }
     });
   }
-  Reader reader(pid, /*via_mem=*/from_copy);
-  uint64_t read_pages = 0, last_report = 0;
-  for (;;) {
-    Batch b;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!spare.empty()) {
-        b = std::move(spare.back());
-        spare.pop_back();
-      }
+  // The producer: this thread holds the copy under ptrace, so it alone can drive the pump.
+  for (int slot = 0; pump && !todo.empty(); slot = (slot + 1) % CopyPump::kSlots) {
+    std::vector<CopyPump::Range> ranges;
+    uint64_t bytes = 0;
+    while (!todo.empty() && bytes < CopyPump::kSlotBytes) {
+      PageRange& r = todo.front();
+      uint64_t n = std::min(r.end - r.start, CopyPump::kSlotBytes - bytes);
+      ranges.push_back({r.start, r.start + n});
+      bytes += n;
+      r.start += n;
+      if (r.start >= r.end) todo.pop_front();
     }
-    if (opts.interrupted && opts.interrupted()) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (failed.ok()) failed = absl::CancelledError("interrupted: the target runs on, no image was written");
-      break;
-    }
-    if (!reader.Next(todo, b, unreadable)) break;
-    read_pages += b.addrs.size();
     {
       std::unique_lock<std::mutex> lock(mu);
-      cv_space.wait(lock, [&] { return queue.size() < kMaxQueued || !failed.ok(); });
+      cv.wait(lock, [&] { return in_use[slot] == 0 || !failed.ok(); });
       if (!failed.ok()) break;
-      queue.push_back(std::move(b));
     }
-    cv_work.notify_one();
-    if (progress && read_pages - last_report >= 16384) {
-      progress(read_pages, total_pages);
-      last_report = read_pages;
+    absl::StatusOr<const uint8_t*> data = pump->Fill(slot, ranges);
+    std::lock_guard<std::mutex> lock(mu);
+    if (!data.ok()) {
+      if (absl::IsNotFound(data.status())) {  // the copy died: nothing of it can be read
+        fail(data.status());
+        break;
+      }
+      // A range the copy cannot read (EFAULT): the workers read these page by page.
+      for (const CopyPump::Range& r : ranges) slow.push_back({r.start, r.end});
+      cv.notify_all();
+      continue;
     }
+    size_t k = 0;  // page index in the slot
+    Slice cur;
+    cur.slot = slot;
+    for (const CopyPump::Range& r : ranges) {
+      for (uint64_t a = r.start; a < r.end; a += 4096) {
+        if (cur.addrs.empty()) cur.data = *data + k * 4096;
+        cur.addrs.push_back(a);
+        k++;
+        if (cur.addrs.size() == kBatchPages) {
+          in_use[slot]++;
+          ready.push_back(std::move(cur));
+          cur = Slice{};
+          cur.slot = slot;
+        }
+      }
+    }
+    if (!cur.addrs.empty()) {
+      in_use[slot]++;
+      ready.push_back(std::move(cur));
+    }
+    cv.notify_all();
   }
   {
     std::lock_guard<std::mutex> lock(mu);
-    done = true;
+    producing = false;
   }
-  cv_work.notify_all();
-  for (auto& t : workers) t.join();
-  if (progress) progress(total_pages, total_pages);
+  cv.notify_all();
+  for (auto& t : workers) t.join();  // no worker reads the pump's memory after this
+  if (opts.progress) opts.progress(total_pages, total_pages);
   return failed;
 }
 
@@ -545,8 +636,10 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
     }
     return PagemapRead(fd, m.start, m.end, out);
   };
+  // (An incremental snapshot needs every mapping's present pages now, even with --fork: they
+  // decide what is inherited from the parent.)
   for (const MappingRecord& r : records)
-    if (r.skipped.empty() && !(use_fork && anon_private(r.m)))
+    if (r.skipped.empty() && !(use_fork && !incremental_uffd && anon_private(r.m)))
       RETURN_IF_ERROR(scan_present(pagemap.get(), r.m, &present));
   mark("scan-present");
 
@@ -697,8 +790,20 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
 
   // ---- Read, hash, deduplicate, compress, write ----
   PageStore store(writer.get(), parent.get(), kWorkers, opts.zstd_level);
+  std::unique_ptr<CopyPump> pump;
+  if (copy && !getenv("CLONEBOT_SNAPSHOT_NO_PUMP")) {
+    auto p = CopyPump::Create(pid, copy);
+    if (p.ok()) {
+      pump = std::move(*p);
+      sum.copy = "fork+pump";
+    } else {
+      CB_LOG(kInfo, "snapshot: reading the copy through /proc/%d/mem: %s", copy, p.status().message());
+    }
+  }
+  mark("pump");
   RETURN_IF_ERROR(RunPipeline(copy ? copy : pid, std::move(todo), std::move(preread), store, sum.pages_written,
-                              opts, copy != 0, &unreadable));
+                              opts, copy != 0, pump.get(), &unreadable));
+  pump.reset();
   mark("read+pack");
   std::move(end_copy).Invoke();
   RETURN_IF_ERROR(check_interrupt());

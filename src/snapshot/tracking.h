@@ -6,8 +6,11 @@
 //     O_CLOEXEC (closing it would end the tracking), and clonebot works on a pidfd_getfd copy.
 //     Every VMA is registered with UFFDIO_REGISTER_MODE_WP; each snapshot's stop-window scan
 //     (PM_SCAN_WP_MATCHING over present and swapped pages) reports what was written and
-//     re-protects it, atomically. Holes are never protected (no markers: sparse reservations cost
-//     nothing), so a hole always reads "written" and is zero, which is its content.
+//     re-protects it, atomically. That fast scan reports a hole inside a populated page table
+//     as written once and leaves a uffd-wp marker in it; from then on the hole reads as swapped
+//     out and unwritten (counted in pages_present, inherited from the parent as zero, which is
+//     its content). Holes without a page table (sparse reservations) are never marked and cost
+//     nothing.
 //  2. Page hashing against the parent: every present page is read and compared.
 // Soft-dirty bits are the middle step on kernels that have them; this kernel does not (see
 // `clonebot check`), so it is not implemented yet.

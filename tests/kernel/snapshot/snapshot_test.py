@@ -704,6 +704,38 @@ def case_threads(env):
     t.assert_alive("after snapshots with threads")
 
 
+def case_fork(env):
+    """Full and incremental snapshots read through the copy-on-write fork (--fork), both ways
+    the copy can be read: the copy writing its own memory into clonebot's memfd (fork+pump),
+    and /proc/COPY/mem (CLONEBOT_SNAPSHOT_NO_PUMP=1). Every page extracts exactly; the target
+    keeps its threads, gets no SIGCHLD and no child."""
+    t = Target(env, NPAGES, threads=2)
+    for way, want in (("pump", "fork+pump"), ("mem", "fork")):
+        if way == "mem":
+            os.environ["CLONEBOT_SNAPSHOT_NO_PUMP"] = "1"
+        try:
+            base_model = t.model.copy()
+            s0 = env.snapshot(t, way + "-base", extra=["--fork"])
+            t.write(21, [0, 1, 2, 3, 100, NPAGES - 1])
+            t.zero([5, 6])
+            s1 = env.snapshot(t, way + "-t1", parent=way + "-base", extra=["--fork"])
+        finally:
+            os.environ.pop("CLONEBOT_SNAPSHOT_NO_PUMP", None)
+        for name, s in ((way + "-base", s0), (way + "-t1", s1)):
+            check(s["copy"] == want, "%s: copy %r, expected %r" % (name, s["copy"], want))
+        env.check_extract(way + "-base", t, base_model)
+        env.check_extract(way + "-t1", t, t.model)
+        info = env.json(["inspect", env.path(way + "-t1")])
+        check(info.get("copy") == want, "inspect copy %r, expected %r" % (info.get("copy"), want))
+    ch = t.children()
+    check(ch == {"SIGCHLD": 0, "ZOMBIES": 0, "CHILDREN": 0}, "target's children: %r" % ch)
+    a = t.thread_iters()
+    time.sleep(0.05)
+    b = t.thread_iters()
+    check(all(y > x for x, y in zip(a, b)), "threads not advancing after snapshots: %s -> %s" % (a, b))
+    t.assert_alive("after fork snapshots")
+
+
 def case_killed_mid(env):
     # Round 1 kills the target 20 ms after clonebot starts (often before it attaches under
     # load); round 2 kills it 20 ms after clonebot is seen attached (TracerPid), mid-snapshot.
@@ -938,6 +970,7 @@ CASES = {
     "not_permitted": case_not_permitted,
     "no_such_pid": case_no_such_pid,
     "corrupt_image": case_corrupt_image,
+    "fork": case_fork,
     "foreign_parent": case_foreign_parent,
 }
 
