@@ -75,7 +75,10 @@ absl::StatusOr<std::unique_ptr<CopyPump>> CopyPump::Create(pid_t target, pid_t c
   if (!pidfd) return base::ErrnoError("pidfd_open(%d)", copy);
   p->memfd_.reset(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), p->memfd_in_copy_, 0)));
   if (!p->memfd_) return base::ErrnoError("pidfd_getfd(%d, %d)", copy, p->memfd_in_copy_);
-  if (ftruncate(p->memfd_.get(), kSlots * kSlotBytes) != 0) return base::ErrnoError("ftruncate(memfd)");
+  // Allocated here, so the pages are charged to clonebot's memory cgroup: were the copy's writes
+  // to allocate them, they would count against the target's, and could push it to an OOM kill.
+  if (fallocate(p->memfd_.get(), 0, 0, kSlots * kSlotBytes) != 0)
+    return base::ErrnoError("fallocate(memfd, %d)", kSlots * kSlotBytes);
   void* view = mmap(nullptr, kSlots * kSlotBytes, PROT_READ, MAP_SHARED, p->memfd_.get(), 0);
   if (view == MAP_FAILED) return base::ErrnoError("mmap(memfd)");
   p->view_ = static_cast<uint8_t*>(view);

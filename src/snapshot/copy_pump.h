@@ -12,7 +12,8 @@
 // target's files (the fd table was shared: ForkHeld uses CLONE_FILES), an anonymous scratch
 // mapping (the memfd's name and the iovec arrays go there; it is not one of the mappings being
 // read), memfd_create, then pidfd_getfd. The memfd has |kSlots| slots of |kSlotBytes| each: the
-// copy fills one while the workers read the others.
+// copy fills one while the workers read the others. Its pages are allocated by clonebot
+// (fallocate), so the copy's writes charge nothing new to the target's memory cgroup.
 //
 // Contract: every call must come from the thread that holds the copy under ptrace. Create fails
 // (and the caller reads the copy the slow way) where the target runs under a seccomp filter

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
