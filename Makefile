@@ -34,6 +34,18 @@ demo: deps build
 	$(BUILD)/clonebot trace -o /tmp/clonebot-demo.cbt -- ls -l /
 	@echo '== clonebot show (first 25 lines)'; $(BUILD)/clonebot show /tmp/clonebot-demo.cbt | head -25
 	@echo '== clonebot show --format summary'; $(BUILD)/clonebot show --format summary /tmp/clonebot-demo.cbt
+	@echo '== clonebot snapshot: a python3 holding 64 MiB, full then incremental, diff, inspect'
+	@rm -rf /tmp/clonebot-demo-snap; mkdir -p /tmp/clonebot-demo-snap; mkfifo /tmp/clonebot-demo-snap/in; \
+	python3 -c 'import sys,time; b=bytearray(64<<20); b[::4096]=b"x"*(len(b)//4096); print("ready",flush=True); sys.stdin.readline(); b[::65536]=b"y"*(len(b)//65536); print("ready",flush=True); sys.stdin.readline()' \
+	  < /tmp/clonebot-demo-snap/in > /tmp/clonebot-demo-snap/out & pid=$$!; \
+	exec 3>/tmp/clonebot-demo-snap/in; \
+	until grep -q ready /tmp/clonebot-demo-snap/out 2>/dev/null; do sleep 0.05; done; \
+	$(BUILD)/clonebot snapshot $$pid -o /tmp/clonebot-demo-snap/base && \
+	echo >&3 && until [ $$(grep -c ready /tmp/clonebot-demo-snap/out) = 2 ]; do sleep 0.05; done && \
+	$(BUILD)/clonebot snapshot $$pid -o /tmp/clonebot-demo-snap/t1 --parent /tmp/clonebot-demo-snap/base && \
+	$(BUILD)/clonebot diff /tmp/clonebot-demo-snap/base /tmp/clonebot-demo-snap/t1 | head -8 && \
+	$(BUILD)/clonebot inspect /tmp/clonebot-demo-snap/t1 | head -12; rc=$$?; \
+	exec 3>&-; wait $$pid; exit $$rc
 
 # Every test runs twice: against the ASan+UBSan build (memory errors in the tracer and the
 # decoders on real tracee data) and against the release binary that users run. The kernel-test
