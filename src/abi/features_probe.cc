@@ -32,14 +32,13 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "abi/features.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "abi/mm.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 
@@ -75,17 +74,9 @@ std::string ErrnoDetail(int err) {
   return absl::StrCat(name ? name : absl::StrCat("errno ", err), " (", desc ? desc : "unknown", ")");
 }
 
-std::optional<std::string> ReadSmallFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A sysctl's value without the newline, or nullopt if the file does not exist.
 std::optional<std::string> ReadSysctl(const char* path) {
-  auto v = ReadSmallFile(path);
+  auto v = base::ReadWholeFile(path);
   if (!v) return std::nullopt;
   return std::string(absl::StripAsciiWhitespace(*v));
 }
@@ -295,7 +286,7 @@ void ProbePtrace(KernelFeatures* kf) {
     std::string& d = kf->Mutable(Feature::kPtraceSeize).detail;
     d = absl::StrCat("PTRACE_SEIZE: ", ErrnoDetail(seize_err));
     // Under strace/gdb -f our children are already traced: say so rather than blame the kernel.
-    if (auto st = ReadSmallFile("/proc/self/status"); st && st->find("\nTracerPid:\t0\n") == std::string::npos)
+    if (auto st = base::ReadWholeFile("/proc/self/status"); st && st->find("\nTracerPid:\t0\n") == std::string::npos)
       absl::StrAppend(&d, " (clonebot itself is being traced)");
     return;
   }
@@ -554,8 +545,8 @@ bool RmdirRetry(const std::string& dir) {
 }
 
 void ProbeCgroups(KernelFeatures* kf) {
-  auto self = ReadSmallFile("/proc/self/cgroup");
-  auto mountinfo = ReadSmallFile("/proc/self/mountinfo");
+  auto self = base::ReadWholeFile("/proc/self/cgroup");
+  auto mountinfo = base::ReadWholeFile("/proc/self/mountinfo");
   if (!self || !mountinfo) {
     for (Feature f : {Feature::kCgroupV2, Feature::kCgroupV2Writable, Feature::kCgroupV1, Feature::kCgroupV1Writable,
                       Feature::kCloneIntoCgroup})
@@ -571,7 +562,7 @@ void ProbeCgroups(KernelFeatures* kf) {
     kf->Mutable(Feature::kCgroupV2) = {false, "no cgroup2 mount shows our cgroup"};
     kf->Mutable(Feature::kCgroupV2Writable) = {false, "no cgroup v2"};
     kf->Mutable(Feature::kCloneIntoCgroup) = {false, "no cgroup v2 to clone into"};
-  } else if (auto ctl = ReadSmallFile(info.v2_self_dir + "/cgroup.controllers"); !ctl) {
+  } else if (auto ctl = base::ReadWholeFile(info.v2_self_dir + "/cgroup.controllers"); !ctl) {
     kf->Mutable(Feature::kCgroupV2) = {false, absl::StrCat("cannot read ", info.v2_self_dir, "/cgroup.controllers")};
     kf->Mutable(Feature::kCgroupV2Writable) = {false, "no cgroup v2"};
     kf->Mutable(Feature::kCloneIntoCgroup) = {false, "no cgroup v2 to clone into"};

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "remote/remote.h"
 
@@ -33,13 +34,9 @@ absl::StatusOr<int64_t> Checked(absl::StatusOr<int64_t> r, const char* what) {
 
 // Seccomp mode of |pid| from /proc/PID/status (0: none), or -1 if it cannot be read.
 int SeccompMode(pid_t pid) {
-  base::UniqueFd fd(open(absl::StrFormat("/proc/%d/status", pid).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return -1;
-  std::string s;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd.get(), buf, sizeof buf)) > 0) s.append(buf, n);
-  for (absl::string_view line : absl::StrSplit(s, '\n'))
+  std::optional<std::string> s = base::ReadWholeFile(absl::StrFormat("/proc/%d/status", pid));
+  if (!s) return -1;
+  for (absl::string_view line : absl::StrSplit(*s, '\n'))
     if (absl::ConsumePrefix(&line, "Seccomp:")) return atoi(std::string(line).c_str());
   return -1;
 }

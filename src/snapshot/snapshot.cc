@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
@@ -45,6 +46,21 @@ constexpr int kWorkers = 2;
 struct PageRange {
   uint64_t start, end;
 };
+
+// Moves up to |max_bytes| of whole pages off the front of |q| into |out| (a range is split if
+// it does not fit).
+template <typename Ranges>
+void TakeFront(std::deque<PageRange>& q, uint64_t max_bytes, Ranges* out) {
+  uint64_t bytes = 0;
+  while (!q.empty() && bytes < max_bytes) {
+    PageRange& r = q.front();
+    uint64_t n = std::min(r.end - r.start, max_bytes - bytes);
+    out->push_back({r.start, r.start + n});
+    bytes += n;
+    r.start += n;
+    if (r.start >= r.end) q.pop_front();
+  }
+}
 
 // A batch of pages read from the process, waiting for a worker. The buffer is allocated once,
 // uninitialized, and reused: 1 GiB of fresh zero-filled buffers would cost a page fault per page.
@@ -71,15 +87,7 @@ std::string Hex(const void* p, size_t n) {
   return s;
 }
 
-std::string ReadText(const std::string& path) {
-  base::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  std::string s;
-  if (!fd) return s;
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(fd.get(), buf, sizeof buf)) > 0) s.append(buf, n);
-  return s;
-}
+std::string ReadText(const std::string& path) { return base::ReadWholeFile(path).value_or(""); }
 
 // Start addresses of mappings that a fork does not copy faithfully: VM_DONTCOPY ("dc": absent
 // in the child) and VM_WIPEONFORK ("wf": zero in the child). Read before the stop; a mapping
@@ -246,15 +254,7 @@ absl::Status RunPipeline(pid_t pid, std::deque<PageRange> todo, std::vector<Batc
             what = kSlice;
           } else {
             // One batch worth of ranges off the shared cursor; read outside the lock.
-            size_t pages = 0;
-            while (!slow.empty() && pages < kBatchPages) {
-              PageRange& r = slow.front();
-              uint64_t n = std::min<uint64_t>((r.end - r.start) / 4096, kBatchPages - pages);
-              mine.push_back({r.start, r.start + n * 4096});
-              pages += n;
-              r.start += n * 4096;
-              if (r.start >= r.end) slow.pop_front();
-            }
+            TakeFront(slow, kBatchPages * 4096, &mine);
             if (mine.empty()) return;  // nothing left and nothing to come
             what = kRead;
           }
@@ -279,15 +279,7 @@ absl::Status RunPipeline(pid_t pid, std::deque<PageRange> todo, std::vector<Batc
   // The producer: this thread holds the copy under ptrace, so it alone can drive the pump.
   for (int slot = 0; pump && !todo.empty(); slot = (slot + 1) % CopyPump::kSlots) {
     std::vector<CopyPump::Range> ranges;
-    uint64_t bytes = 0;
-    while (!todo.empty() && bytes < CopyPump::kSlotBytes) {
-      PageRange& r = todo.front();
-      uint64_t n = std::min(r.end - r.start, CopyPump::kSlotBytes - bytes);
-      ranges.push_back({r.start, r.start + n});
-      bytes += n;
-      r.start += n;
-      if (r.start >= r.end) todo.pop_front();
-    }
+    TakeFront(todo, CopyPump::kSlotBytes, &ranges);
     {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] { return in_use[slot] == 0 || !failed.ok(); });
@@ -800,7 +792,7 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
       CB_LOG(kInfo, "snapshot: reading the copy through /proc/%d/mem: %s", copy, p.status().message());
     }
   }
-  mark("pump");
+  if (copy) mark("pump");
   RETURN_IF_ERROR(RunPipeline(copy ? copy : pid, std::move(todo), std::move(preread), store, sum.pages_written,
                               opts, copy != 0, pump.get(), &unreadable));
   pump.reset();

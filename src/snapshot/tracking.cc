@@ -15,23 +15,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "remote/remote.h"
 
 namespace clonebot::snapshot {
 namespace {
-
-std::string ReadSmallFile(const std::string& path, bool* ok) {
-  *ok = false;
-  base::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return "";
-  std::string s;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd.get(), buf, sizeof buf)) > 0) s.append(buf, n);
-  *ok = n == 0;
-  return s;
-}
 
 std::string StateDir() {
   if (access("/run", W_OK) == 0) return "/run/clonebot/track";
@@ -111,9 +100,9 @@ absl::Status PagemapRead(int pagemap_fd, uint64_t start, uint64_t end, std::vect
 }
 
 absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid) {
-  bool ok;
-  std::string stat = ReadSmallFile(absl::StrFormat("/proc/%d/stat", pid), &ok);
-  if (!ok) return absl::NotFoundError(absl::StrFormat("no process with pid %d", pid));
+  std::optional<std::string> read = base::ReadWholeFile(absl::StrFormat("/proc/%d/stat", pid));
+  if (!read) return absl::NotFoundError(absl::StrFormat("no process with pid %d", pid));
+  const std::string& stat = *read;
   // comm may contain spaces and parentheses: fields start after the last ')'.
   size_t rp = stat.rfind(')');
   if (rp == std::string::npos) return absl::InternalError("malformed /proc/PID/stat");
@@ -181,9 +170,9 @@ TrackState::TrackState(pid_t pid, uint64_t starttime) {
 }
 
 std::optional<TrackState::Entry> TrackState::Last() const {
-  bool ok;
-  std::string s = ReadSmallFile(path_, &ok);
-  if (!ok) return std::nullopt;
+  std::optional<std::string> read = base::ReadWholeFile(path_);
+  if (!read) return std::nullopt;
+  const std::string& s = *read;
   std::vector<std::string> f = absl::StrSplit(s, absl::ByAnyChar(" \n"), absl::SkipEmpty());
   Entry e;
   if (f.size() != 2 || f[0].rfind("sha256:", 0) != 0 || !absl::SimpleAtoi(f[1], &e.uffd_fd)) return std::nullopt;

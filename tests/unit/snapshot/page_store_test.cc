@@ -88,5 +88,41 @@ TEST(PageStore, RoundTripThroughAnImage) {
   system(("rm -rf " + dir.substr(0, dir.rfind('/'))).c_str());
 }
 
+// Incompressible pages are stored as raw-block zstd frames in exactly the documented layout
+// (docs/formats/image.md, "Page packs"): 12 bytes of head, then the 16 pages as they are.
+TEST(PageStore, RandomPagesGoToRawFrames) {
+  std::mt19937_64 rng(7);
+  const int n = 64;  // 32 per worker: two full frames each
+  std::vector<uint64_t> addrs;
+  std::vector<uint8_t> pages(n * 4096);
+  for (auto& b : pages) b = static_cast<uint8_t>(rng());
+  for (int i = 0; i < n; i++) addrs.push_back(0x100000 + uint64_t(i) * 4096);
+  std::string dir = TempDir() + "/img";
+  StoreStats st;
+  WriteImage(dir, addrs, pages, &st);
+  EXPECT_EQ(st.unique_pages, uint64_t(n));
+  EXPECT_EQ(st.packed_bytes, uint64_t(n) * 4096 + (n / 16) * 12);
+  auto lay = image::Layout::Open(dir);
+  ASSERT_TRUE(lay.ok()) << lay.status();
+  const uint8_t head[] = {0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x08};
+  int packs = 0;
+  for (const auto& l : (*lay)->layers()) {
+    if (l.media_type != kPackMediaType) continue;
+    packs++;
+    auto b = (*lay)->ReadBlob(l);
+    ASSERT_TRUE(b.ok()) << b.status();
+    ASSERT_EQ(b->size(), 2 * (12 + 16 * 4096u));
+    for (size_t off : {size_t{0}, size_t{12 + 16 * 4096}})
+      EXPECT_EQ(0, memcmp(b->data() + off, head, sizeof head)) << "frame at " << off;
+  }
+  EXPECT_EQ(packs, 2);
+  auto chain = Chain::Open(dir);
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  auto bytes = (*chain)->Extract(0x100000, n * 4096);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_TRUE(*bytes == pages);
+  system(("rm -rf " + dir.substr(0, dir.rfind('/'))).c_str());
+}
+
 }  // namespace
 }  // namespace clonebot::snapshot
