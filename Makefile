@@ -8,7 +8,7 @@ ASAN_BUILD ?= build-asan
 # Debian packages the build and the tests need. Each is explained in docs/dependencies.md.
 DEB_PKGS := build-essential cmake ninja-build pkg-config python3 \
             libabsl-dev libseccomp-dev libcli11-dev libzstd-dev nlohmann-json3-dev \
-            libssl-dev libxxhash-dev libgtest-dev libgmock-dev strace gdb skopeo
+            libssl-dev libxxhash-dev libyaml-cpp-dev libgtest-dev libgmock-dev strace gdb skopeo
 
 .PHONY: all build deps demo test test-asan bench clean
 all: build

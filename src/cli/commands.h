@@ -26,5 +26,6 @@ RunFn RegisterSnapshot(CLI::App& app);
 RunFn RegisterDiff(CLI::App& app);
 RunFn RegisterExtract(CLI::App& app);
 RunFn RegisterInspect(CLI::App& app);
+RunFn RegisterPolicy(CLI::App& app);
 
 }  // namespace clonebot::cli

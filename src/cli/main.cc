@@ -38,9 +38,10 @@ int main(int argc, char** argv) {
   runs["diff"] = clonebot::cli::RegisterDiff(app);
   runs["extract"] = clonebot::cli::RegisterExtract(app);
   runs["inspect"] = clonebot::cli::RegisterInspect(app);
+  runs["policy"] = clonebot::cli::RegisterPolicy(app);
 
   if (nflags > 1 && argv[1][0] != '-' && runs.find(argv[1]) == runs.end()) {
-    fprintf(stderr, "clonebot: unknown command '%s' (commands: check, diff, extract, inspect, show, snapshot, trace; see clonebot --help)\n", argv[1]);
+    fprintf(stderr, "clonebot: unknown command '%s' (commands: check, diff, extract, inspect, policy, show, snapshot, trace; see clonebot --help)\n", argv[1]);
     return 2;
   }
   try {
