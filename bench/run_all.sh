@@ -4,3 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 bench/trace_bench.py "$@"
 python3 bench/snapshot_bench.py "$@"
+python3 bench/sandbox_bench.py

@@ -27,5 +27,6 @@ RunFn RegisterDiff(CLI::App& app);
 RunFn RegisterExtract(CLI::App& app);
 RunFn RegisterInspect(CLI::App& app);
 RunFn RegisterPolicy(CLI::App& app);
+RunFn RegisterRun(CLI::App& app, const std::vector<std::string>* command);
 
 }  // namespace clonebot::cli

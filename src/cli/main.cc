@@ -39,9 +39,10 @@ int main(int argc, char** argv) {
   runs["extract"] = clonebot::cli::RegisterExtract(app);
   runs["inspect"] = clonebot::cli::RegisterInspect(app);
   runs["policy"] = clonebot::cli::RegisterPolicy(app);
+  runs["run"] = clonebot::cli::RegisterRun(app, &command);
 
   if (nflags > 1 && argv[1][0] != '-' && runs.find(argv[1]) == runs.end()) {
-    fprintf(stderr, "clonebot: unknown command '%s' (commands: check, diff, extract, inspect, policy, show, snapshot, trace; see clonebot --help)\n", argv[1]);
+    fprintf(stderr, "clonebot: unknown command '%s' (commands: check, diff, extract, inspect, policy, run, show, snapshot, trace; see clonebot --help)\n", argv[1]);
     return 2;
   }
   try {

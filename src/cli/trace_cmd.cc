@@ -1,15 +1,18 @@
 // clonebot trace: record every syscall of a command or of running processes into a .cbt file.
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "base/clock.h"
+#include "base/unique_fd.h"
 #include "cli/commands.h"
 #include "trace/filter.h"
 #include "trace/tracepipe.h"
@@ -28,6 +31,7 @@ struct TraceFlags {
   bool no_compress = false;
   bool stats = false;
   bool no_pin = false;
+  int output_fd = -1;
 };
 
 int Fail(const std::string& msg, int code = 1) { return cli::Fail("trace", msg, code); }
@@ -80,7 +84,15 @@ int RunTrace(CLI::App* sub, const TraceFlags& f, const std::vector<std::string>&
 
   trace::WriterOptions wo;
   wo.compress = !f.no_compress;
-  auto writer = trace::TraceWriter::Create(f.output, info, wo);
+  absl::StatusOr<std::unique_ptr<trace::TraceWriter>> writer;
+  if (f.output_fd >= 0) {
+    base::UniqueFd fd(fcntl(f.output_fd, F_DUPFD_CLOEXEC, 3));
+    if (!fd) return Fail("--output-fd " + std::to_string(f.output_fd) + ": " + strerror(errno), 2);
+    close(f.output_fd);  // the command must not inherit it
+    writer = trace::TraceWriter::CreateOnFd(std::move(fd), info, wo);
+  } else {
+    writer = trace::TraceWriter::Create(f.output, info, wo);
+  }
   if (!writer.ok()) return Fail(std::string(writer.status().message()));
 
   auto outcome = trace::RunTracer(opts, **writer);
@@ -134,6 +146,8 @@ RunFn RegisterTrace(CLI::App& app, const std::vector<std::string>* command) {
                 "let COMMAND use all CPUs (by default it and the tracer share one, which makes\n"
                 "each stop several times cheaper; COMMAND still sees its own affinity mask)");
   sub->add_flag("--stats", f->stats, "print what was recorded to stderr at the end");
+  sub->add_option("--output-fd", f->output_fd, "write the trace to this open file descriptor (used by run --trace)")
+      ->group("");
   sub->prefix_command();
   return [sub, f, command] { return RunTrace(sub, *f, *command); };
 }

@@ -65,7 +65,11 @@ absl::StatusOr<std::unique_ptr<TraceWriter>> TraceWriter::Create(const std::stri
                                                                   const WriterOptions& opts) {
   base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd) return base::ErrnoError("cannot create trace file %s", path);
+  return CreateOnFd(std::move(fd), info, opts);
+}
 
+absl::StatusOr<std::unique_ptr<TraceWriter>> TraceWriter::CreateOnFd(base::UniqueFd fd, const HeaderInfo& info,
+                                                                     const WriterOptions& opts) {
   std::string strings;
   PutString(&strings, info.kernel);
   PutString(&strings, info.hostname);

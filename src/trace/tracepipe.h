@@ -116,6 +116,10 @@ class TraceWriter final : public decode::PayloadSink {
   static absl::StatusOr<std::unique_ptr<TraceWriter>> Create(const std::string& path,
                                                              const HeaderInfo& info,
                                                              const WriterOptions& opts);
+  // The same on an open, empty, writable file (`clonebot run --trace` hands one into the sandbox,
+  // where the path may not be visible). Takes ownership of |fd|.
+  static absl::StatusOr<std::unique_ptr<TraceWriter>> CreateOnFd(base::UniqueFd fd, const HeaderInfo& info,
+                                                                 const WriterOptions& opts);
   ~TraceWriter() override;
 
   // Record building, on the tracer thread only. Between BeginRecord and EndRecord the writer
