@@ -35,8 +35,8 @@ demo: deps build
 	$(BUILD)/clonebot trace -o /tmp/clonebot-demo.cbt -- ls -l /
 	@echo '== clonebot show (first 25 lines)'; $(BUILD)/clonebot show /tmp/clonebot-demo.cbt | head -25
 	@echo '== clonebot show --format summary'; $(BUILD)/clonebot show --format summary /tmp/clonebot-demo.cbt
-	@echo "== clonebot run --memory-max 256M --pids-max 64 --report text -- sh -c 'id; hostname; ps -e; ls /; touch /usr/x'"
-	-$(BUILD)/clonebot run --memory-max 256M --pids-max 64 --report text -- sh -c 'id; hostname; ps -e; ls /; touch /usr/x'
+	@echo "== clonebot run --memory-max 256M --pids-max 64 --report text -- sh -c 'id; hostname; ps -e; ls /; touch /usr/x || echo ...'"
+	$(BUILD)/clonebot run --memory-max 256M --pids-max 64 --report text -- sh -c 'id; hostname; ps -e; ls /; touch /usr/x || echo "(as it should be: /usr is read-only in the sandbox)"'
 	@echo '== clonebot snapshot: a python3 holding 64 MiB, full then incremental, diff, inspect'
 	@rm -rf /tmp/clonebot-demo-snap; mkdir -p /tmp/clonebot-demo-snap; mkfifo /tmp/clonebot-demo-snap/in; \
 	python3 -c 'import sys,time; b=bytearray(64<<20); b[::4096]=b"x"*(len(b)//4096); print("ready",flush=True); sys.stdin.readline(); b[::65536]=b"y"*(len(b)//65536); print("ready",flush=True); sys.stdin.readline()' \
