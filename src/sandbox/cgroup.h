@@ -27,10 +27,10 @@ class RunCgroup {
   // no limit is set. Fails with a message naming the directory and errno.
   //
   // A v1 cgroup is only planned here (names chosen, stale ones of dead runs removed): the
-  // directories are made by MaterializeV1, which the caller runs while the child sets itself
-  // up. The child joins by writing "0" to each SelfJoinFiles() file: moving only the writing
-  // thread lets the kernel skip the global cgroup_threadgroup_rwsem, whose write side waits for
-  // an RCU grace period (5-15 ms here) when a pid is written to cgroup.procs.
+  // directories are made by MaterializeV1. The child joins by writing "0" to each
+  // SelfJoinFiles() file: moving only the writing thread lets the kernel skip the global
+  // cgroup_threadgroup_rwsem, whose write side waits for an RCU grace period (5-15 ms here) when
+  // a pid is written to cgroup.procs.
   static absl::StatusOr<std::unique_ptr<RunCgroup>> Create(const Limits& limits, CgroupChoice choice,
                                                            bool stats);
   // True if v2 can hold a run with |limits| (see Create); may enable controllers in our

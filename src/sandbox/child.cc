@@ -212,14 +212,13 @@ void InitMain(ChildPlan& p) {
   }
   // Creating files (mount points, tmpfs roots) needs a mapped uid.
   if (!WaitGo(p)) _exit(125);  // the parent gave up (and reported why) or died
+  close(p.go_fd);
   for (size_t i = 0; i < p.steps.size(); i++)
     if (int err = RunStep(p, p.steps[i]); err != 0) Die(p, Stage::kMount, static_cast<int>(i), err);
   for (int fd : p.source_fds) close(fd);
 
   // Join the run's cgroup (v1) while the host's /sys is still visible, then make it the root of
   // a new cgroup namespace. v2 runs were born in theirs (CLONE_INTO_CGROUP).
-  if (!WaitGo(p)) _exit(125);
-  close(p.go_fd);
   for (size_t i = 0; i < p.cgroup_join.size(); i++) {
     int fd = open(p.cgroup_join[i], O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "0", 1) != 1) Die(p, Stage::kCgroupJoin, static_cast<int>(i), errno);

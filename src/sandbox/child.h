@@ -15,7 +15,7 @@
 namespace clonebot::sandbox::internal {
 
 enum class Stage : int32_t {
-  kWaitGo = 1,      // waiting for the parent (uid maps, then cgroup placement)
+  kWaitGo = 1,      // waiting for the parent to write the uid/gid maps
   kCgroupJoin,      // writing "0" to a v1 cgroup's tasks file (detail: index)
   kCgroupNs,        // unshare(CLONE_NEWCGROUP)
   kHostname,        // sethostname
@@ -69,9 +69,8 @@ struct LandlockRule {
 };
 
 struct ChildPlan {
-  // Read end. Byte 1: uid/gid maps written, set up the namespaces. Byte 2 (read after the
-  // mounts, before pivot_root): the v1 cgroup directories exist; init joins them. EOF instead:
-  // the parent failed or died.
+  // Read end: one byte once the parent has written the uid/gid maps (init reads it before it
+  // creates any file). EOF instead: the parent failed or died.
   int go_fd = -1;
   std::vector<const char*> cgroup_join;  // v1 "tasks" files init writes "0" to
   int err_fd = -1;      // write end: ChildError on failure
