@@ -146,11 +146,6 @@ Where Locate(const Limits& limits, bool stats) {
 
 }  // namespace
 
-bool RunCgroup::V2Usable(const Limits& limits, bool stats) {
-  Where w = Locate(limits, stats);
-  return w.error.ok() && w.v2_why.empty();
-}
-
 absl::StatusOr<std::unique_ptr<RunCgroup>> RunCgroup::Create(const Limits& limits, CgroupChoice choice,
                                                              bool stats) {
   Where w = Locate(limits, stats);
@@ -255,13 +250,6 @@ std::vector<std::string> RunCgroup::SelfJoinFiles() const {
 }
 
 RunCgroup::~RunCgroup() { (void)Destroy(); }
-
-absl::Status RunCgroup::AddProcess(pid_t pid) {
-  std::string p = absl::StrCat(pid);
-  if (v2_) return WriteFile(v2_dir_ + "/cgroup.procs", p);
-  for (const auto& [c, d] : v1_dirs_) RETURN_IF_ERROR(WriteFile(d + "/cgroup.procs", p));
-  return absl::OkStatus();
-}
 
 RunCgroup::Stats RunCgroup::ReadStats() const {
   Stats s;

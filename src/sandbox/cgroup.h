@@ -33,9 +33,6 @@ class RunCgroup {
   // a pid is written to cgroup.procs.
   static absl::StatusOr<std::unique_ptr<RunCgroup>> Create(const Limits& limits, CgroupChoice choice,
                                                            bool stats);
-  // True if v2 can hold a run with |limits| (see Create); may enable controllers in our
-  // cgroup2 cgroup's cgroup.subtree_control.
-  static bool V2Usable(const Limits& limits, bool stats);
   ~RunCgroup();  // Destroy(), errors ignored
   RunCgroup(const RunCgroup&) = delete;
   RunCgroup& operator=(const RunCgroup&) = delete;
@@ -43,9 +40,6 @@ class RunCgroup {
   bool v2() const { return v2_; }
   // The v2 directory fd for CLONE_INTO_CGROUP, or -1 (v1).
   int clone_into_fd() const { return v2_dir_fd_.get(); }
-  // Moves |pid| in (v1; v2 when the child was not cloned into it). Costs an RCU grace period;
-  // the sandbox uses CLONE_INTO_CGROUP (v2) or SelfJoinFiles (v1) instead.
-  absl::Status AddProcess(pid_t pid);
   // v1: makes the planned directories and applies the limits (a no-op for v2 or if done).
   absl::Status MaterializeV1();
   // v1: the "tasks" file of each directory; writing "0" moves the writing thread in.

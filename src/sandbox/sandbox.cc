@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "sandbox/cgroup.h"
@@ -444,13 +445,18 @@ absl::StatusOr<Report> Run(const Spec& spec) {
 }
 
 std::string ReportJson(const Report& r) {
+  auto str = [](std::string_view v) {
+    std::string out;
+    base::AppendJsonString(&out, v);
+    return out;
+  };
   return absl::StrFormat(
-      "{\"exit_code\":%d,\"signaled\":%s,\"signal\":%d,\"ended_by\":\"%s\",\"wall_ms\":%.3f,\"user_ms\":%.3f,"
-      "\"sys_ms\":%.3f,\"cpu_ms\":%.3f,\"peak_memory_bytes\":%u,\"peak_memory_source\":\"%s\",\"oom_kills\":%u,"
-      "\"pids_max_hits\":%u,\"cgroup\":\"%s\",\"landlock\":\"%s\",\"setup_ms\":%.3f}",
-      r.exit_code, r.signaled ? "true" : "false", r.signal, r.ended_by, r.wall_ms, r.user_ms, r.sys_ms,
-      r.user_ms + r.sys_ms, r.peak_memory, r.peak_memory_source, r.oom_kills, r.pids_max_hits, r.cgroup,
-      r.landlock, r.setup_ms);
+      "{\"exit_code\":%d,\"signaled\":%s,\"signal\":%d,\"ended_by\":%s,\"wall_ms\":%.3f,\"user_ms\":%.3f,"
+      "\"sys_ms\":%.3f,\"cpu_ms\":%.3f,\"peak_memory_bytes\":%u,\"peak_memory_source\":%s,\"oom_kills\":%u,"
+      "\"pids_max_hits\":%u,\"cgroup\":%s,\"landlock\":%s,\"setup_ms\":%.3f}",
+      r.exit_code, r.signaled ? "true" : "false", r.signal, str(r.ended_by), r.wall_ms, r.user_ms, r.sys_ms,
+      r.user_ms + r.sys_ms, r.peak_memory, str(r.peak_memory_source), r.oom_kills, r.pids_max_hits, str(r.cgroup),
+      str(r.landlock), r.setup_ms);
 }
 
 }  // namespace clonebot::sandbox

@@ -357,6 +357,25 @@ def case_trace():
         check("socket(AF_INET, SOCK_STREAM" in show.stdout, "decoded arguments inside the sandbox")
 
 
+def case_options():
+    env = dict(os.environ, CB_KEEP="kept", CB_DROP="dropped")
+    p = subprocess.run([ARGS.clonebot, "run", "--hostname", "box", "--env", "CB_NEW=new", "--unsetenv", "CB_DROP",
+                        "--rlimit", "nofile=64", "--cwd", "/etc", "--", "sh", "-c",
+                        'echo "$(hostname) $CB_KEEP ${CB_DROP:-unset} $CB_NEW $(ulimit -n) $(pwd)"'],
+                       capture_output=True, text=True, env=env, timeout=30)
+    check(p.stdout.split() == ["box", "kept", "unset", "new", "64", "/etc"],
+          f"--hostname, --env, --unsetenv, --rlimit and --cwd apply ({p.stdout.strip()} {p.stderr.strip()})")
+    p = subprocess.run([ARGS.clonebot, "run", "--clearenv", "--env", "PATH=/usr/bin", "--", "env"],
+                       capture_output=True, text=True, env=env, timeout=30)
+    check(p.stdout.split() == ["PATH=/usr/bin"], f"--clearenv leaves only what --env sets ({p.stdout.strip()})")
+    with tempfile.TemporaryDirectory() as d:
+        p = subprocess.run([ARGS.clonebot, "run", "--ro", d, "--", "pwd"], capture_output=True, text=True, cwd=d,
+                           timeout=30)
+        check(p.stdout.strip() == d, f"the caller's cwd is kept when it is visible inside ({p.stdout.strip()})")
+        p = subprocess.run([ARGS.clonebot, "run", "--", "pwd"], capture_output=True, text=True, cwd=d, timeout=30)
+        check(p.stdout.strip() == "/", f"and is / when it is not ({p.stdout.strip()})")
+
+
 CASES = {n[5:]: f for n, f in globals().items() if n.startswith("case_")}
 
 
