@@ -354,15 +354,6 @@ nlohmann::json ProcessMeta(pid_t pid) {
   return j;
 }
 
-std::string Rfc3339Now() {
-  time_t t = time(nullptr);
-  tm tmv;
-  gmtime_r(&t, &tmv);
-  char buf[64];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-  return buf;
-}
-
 std::string RelativePath(const std::string& from_dir, const std::string& to) {
   // Both made absolute (|from_dir| need not exist yet: its parent does); the result is relative.
   auto absolute = [](std::string p) {
@@ -830,7 +821,7 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
   meta["arch"] = abi::ArchName(abi::kNativeArch);
   utsname u;
   if (uname(&u) == 0) meta["kernel"] = u.release;
-  meta["created"] = Rfc3339Now();
+  meta["created"] = base::Rfc3339UtcNow();
   meta["method"] = sum.method;
   if (!sum.method_note.empty()) meta["method_note"] = sum.method_note;
   meta["copy"] = sum.copy;
