@@ -9,7 +9,7 @@ ASAN_BUILD ?= build-asan
 DEB_PKGS := build-essential cmake ninja-build pkg-config python3 \
             libabsl-dev libseccomp-dev libcli11-dev libzstd-dev nlohmann-json3-dev \
             libssl-dev libxxhash-dev libyaml-cpp-dev libgtest-dev libgmock-dev strace gdb skopeo \
-            bubblewrap firejail
+            bubblewrap firejail chromium chromium-headless-shell fonts-dejavu-core
 
 .PHONY: all build deps demo test test-asan bench clean
 all: build
@@ -49,6 +49,10 @@ demo: deps build
 	$(BUILD)/clonebot diff /tmp/clonebot-demo-snap/base /tmp/clonebot-demo-snap/t1 | head -8 && \
 	$(BUILD)/clonebot inspect /tmp/clonebot-demo-snap/t1 | head -12; rc=$$?; \
 	exec 3>&-; wait $$pid; exit $$rc
+	@echo '== clonebot web snapshot: a page in headless Chromium, its buttons extracted'
+	$(BUILD)/clonebot web snapshot 'data:text/html;charset=utf-8,<title>demo</title><h1>clonebot</h1><button id=a>Grüße</button><button>Two</button>' \
+	  -o /tmp/clonebot-demo-web --extract button --viewport 800x600
+	@python3 -c 'import json; print([(i["selector"], i["index"], i["text"]) for i in json.load(open("/tmp/clonebot-demo-web/extract.json"))])'
 
 # Every test runs twice: against the ASan+UBSan build (memory errors in the tracer and the
 # decoders on real tracee data) and against the release binary that users run. The kernel-test

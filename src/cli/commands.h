@@ -28,5 +28,6 @@ RunFn RegisterExtract(CLI::App& app);
 RunFn RegisterInspect(CLI::App& app);
 RunFn RegisterPolicy(CLI::App& app);
 RunFn RegisterRun(CLI::App& app, const std::vector<std::string>* command);
+RunFn RegisterWeb(CLI::App& app);
 
 }  // namespace clonebot::cli

@@ -40,9 +40,10 @@ int main(int argc, char** argv) {
   runs["inspect"] = clonebot::cli::RegisterInspect(app);
   runs["policy"] = clonebot::cli::RegisterPolicy(app);
   runs["run"] = clonebot::cli::RegisterRun(app, &command);
+  runs["web"] = clonebot::cli::RegisterWeb(app);
 
   if (nflags > 1 && argv[1][0] != '-' && runs.find(argv[1]) == runs.end()) {
-    fprintf(stderr, "clonebot: unknown command '%s' (commands: check, diff, extract, inspect, policy, run, show, snapshot, trace; see clonebot --help)\n", argv[1]);
+    fprintf(stderr, "clonebot: unknown command '%s' (commands: check, diff, extract, inspect, policy, run, show, snapshot, trace, web; see clonebot --help)\n", argv[1]);
     return 2;
   }
   try {
