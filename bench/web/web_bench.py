@@ -206,6 +206,17 @@ def run_measured(cmd, timeout, cwd=None, env=None):
                 pass
         out, err = p.communicate()
         err = (err or "") + f"\n[web_bench] killed after {timeout}s timeout"
+    except BaseException:
+        # Ctrl-C (or any error) here: the driver runs in its own session and would outlive us
+        # with its browser; take the whole tree down first.
+        for q in [p.pid] + descendants(p.pid):
+            try:
+                os.kill(q, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        p.wait()
+        s.stop()
+        raise
     s.stop()
     # Anything of the tree that outlived its driver (a browser orphaned by a
     # crashed driver) is killed, so runs do not pile up; the same start time

@@ -234,9 +234,9 @@ RunFn RegisterWeb(CLI::App& app) {
                         "How long a step waits for its element (default 10s)");
   f->replay->add_flag("--no-screenshot", f->no_screenshot, "No final screenshot per session");
   f->replay->add_flag("--share-renderers", f->share_renderers,
-                      "One browser context and renderer per browser for all its sessions: far "
-                      "less memory; sessions share cookies and storage, and a renderer crash "
-                      "fails them all");
+                      "All sessions of a browser in one context, at most 8 renderers: about "
+                      "half the memory at 100 sessions; sessions share cookies, storage and "
+                      "cache, and a renderer crash fails every session in that renderer");
   f->replay->add_flag("-q,--quiet", f->quiet, "No line per finished session");
   add_browser(f->replay);
 

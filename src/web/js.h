@@ -82,11 +82,12 @@ inline constexpr const char* kFind = "((cands, timeoutMs) => { " CB_JS_FIND_ONE 
   attempt();
 }); }))JS";
 
-// (lists: string[][]) => ({x, y, width, height, used} | null)[]: for each list of candidates, the
-// box of the element it names if that element is wholly inside the viewport now (no waiting, no
-// scrolling). Replay looks up the steps ahead in one round trip with this.
+// (lists: string[][]) => Promise<({x, y, width, height, used} | null)[]>: once the document has
+// loaded, for each list of candidates, the box of the element it names if that element is wholly
+// inside the viewport (no scrolling). Replay looks up the steps ahead in one round trip with
+// this, sent as the navigation commits.
 inline constexpr const char* kLocateAll = "((lists) => { " CB_JS_FIND_ONE R"JS(
-  return lists.map((cands) => {
+  const locate = () => lists.map((cands) => {
     for (const c of cands) {
       let el; try { el = __cbFind(c); } catch (e) { return null; }
       if (!el) continue;
@@ -96,7 +97,10 @@ inline constexpr const char* kLocateAll = "((lists) => { " CB_JS_FIND_ONE R"JS(
       return {x: r.left, y: r.top, width: r.width, height: r.height, used: c};
     }
     return null;
-  }); }))JS";
+  });
+  if (document.readyState === 'complete') return locate();
+  return new Promise((resolve) => addEventListener('load', () => resolve(locate()), {once: true}));
+  }))JS";
 
 // (candidates: string[], x: number, y: number) => boolean: whether the element at viewport
 // point (x, y) is the one the candidates name (or inside it). Sent just before the input events

@@ -203,7 +203,7 @@ absl::Status Page::Close() {
 
 absl::StatusOr<NavigateResult> Page::Navigate(const std::string& url,
                                               const std::vector<WaitCondition>& waits,
-                                              Ms timeout) {
+                                              Ms timeout, const std::function<void()>& on_commit) {
   NavigateResult res;
   res.url = url;
   auto deadline = Clock::now() + timeout;
@@ -227,6 +227,7 @@ absl::StatusOr<NavigateResult> Page::Navigate(const std::string& url,
     return absl::UnavailableError(absl::StrCat("cannot load ", url, ": ", error));
   }
   std::string loader = GetString(nav, "loaderId");
+  if (on_commit) on_commit();
   std::vector<WaitCondition> todo = waits;
   if (todo.empty()) todo.push_back(WaitCondition{});
   for (const auto& w : todo) {

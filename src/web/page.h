@@ -4,6 +4,7 @@
 // A Page is used by one thread at a time (its session's events are consumed by that thread).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,9 +73,12 @@ class Page {
 
   // Navigates and waits for each condition in turn (load if |waits| is empty). Fails with the
   // network error ("net::ERR_CONNECTION_REFUSED") when the document could not be fetched.
+  // |on_commit|, when set, runs as soon as Page.navigate has answered (the new document exists,
+  // it has not loaded): work to overlap with the load.
   absl::StatusOr<NavigateResult> Navigate(const std::string& url,
                                           const std::vector<WaitCondition>& waits,
-                                          Ms timeout = Ms(30000));
+                                          Ms timeout = Ms(30000),
+                                          const std::function<void()>& on_commit = {});
   absl::Status Wait(const WaitCondition& w, Clock::time_point deadline);
 
   // PNG bytes of the viewport, or of the whole page at the viewport's width.

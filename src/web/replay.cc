@@ -62,6 +62,7 @@ void StepRunner::SleepUntil(Clock::time_point t) {
 absl::Status StepRunner::Run(const std::vector<Step>& steps, size_t first,
                              Clock::time_point start, std::vector<StepResult>* results,
                              const std::function<bool()>& interrupted) {
+  steps_ = &steps;
   anchor_ = start;
   // Starting after a navigation (record --drive skips the first navigate, already done): time
   // zero is when that navigation had loaded.
@@ -122,8 +123,9 @@ bool StepRunner::Hurried(Clock::time_point planned) const {
   // critical path, so the boxes located ahead are used (with their checks).
   if (speed_ <= 0) return true;
   double left = MsBetween(Clock::now(), planned);
-  // A round trip's time varies several-fold under load: keep a wide margin.
-  return left < std::max(50.0, 3 * rtt_ms_ + 5);
+  // A round trip's time varies several-fold under load (5 ms idle, 100+ ms with ten sessions
+  // loading on two cores): keep a wide margin.
+  return left < std::max(150.0, 4 * rtt_ms_ + 10);
 }
 
 absl::StatusOr<Box> StepRunner::Lookup(const std::vector<std::string>& candidates) {
@@ -144,23 +146,52 @@ absl::StatusOr<Box> StepRunner::Lookup(const std::vector<std::string>& candidate
   return b;
 }
 
-void StepRunner::LookAhead(const std::vector<Step>& steps, size_t from) {
-  ahead_.clear();
-  Json lists = Json::array();
+std::vector<size_t> StepRunner::AheadSteps(size_t from) const {
   std::vector<size_t> index;
-  for (size_t i = from; i < steps.size(); ++i) {
-    const Step& s = steps[i];
+  for (size_t i = from; i < steps_->size(); ++i) {
+    const Step& s = (*steps_)[i];
     if (s.kind == Step::kNavigate || s.kind == Step::kNavigated || s.kind == Step::kScroll) break;
-    if (s.selectors.empty()) continue;
-    if (s.kind != Step::kClick) continue;
-    lists.push_back(s.selectors);
-    index.push_back(i);
+    if (s.kind == Step::kClick && !s.selectors.empty()) index.push_back(i);
   }
-  if (index.empty()) return;
-  auto t0 = Clock::now();
-  auto r = page_.CallFunction(js::kLocateAll, Json::array({lists}), step_timeout_);
-  double ms = MsBetween(t0, Clock::now());
-  if (ms < 1000) rtt_ms_ = 0.7 * rtt_ms_ + 0.3 * ms;
+  return index;
+}
+
+Json StepRunner::AheadLists(size_t from) const {
+  Json lists = Json::array();
+  for (size_t i : AheadSteps(from)) lists.push_back((*steps_)[i].selectors);
+  return lists;
+}
+
+void StepRunner::LookAhead(const std::vector<Step>& steps, size_t from) {
+  (void)steps;
+  ahead_.clear();
+  std::vector<size_t> index = AheadSteps(from);
+  if (index.empty()) {
+    early_ahead_.reset();
+    return;
+  }
+  absl::StatusOr<Json> r = absl::UnavailableError("no early lookahead");
+  if (early_ahead_) {
+    // Sent at commit; its answer is a Runtime.evaluate result.
+    auto e = early_ahead_->get();
+    early_ahead_.reset();
+    if (e.ok()) {
+      const Json* res = Find(*e, "result");
+      const Json* val = res ? Find(*res, "value") : nullptr;
+      if (val && val->is_array()) r = *val;
+    }
+  }
+  bool any = false;
+  if (r.ok() && r->is_array()) {
+    for (const auto& v : *r) any |= v.is_object();
+  }
+  if (!any) {
+    // It ran in the document that was being replaced, or nothing was there yet: ask again.
+    auto t0 = Clock::now();
+    r = page_.CallFunction(js::kLocateAll, Json::array({AheadLists(from)}), step_timeout_);
+    double ms = MsBetween(t0, Clock::now());
+    if (ms < 1000) rtt_ms_ = 0.7 * rtt_ms_ + 0.3 * ms;
+  }
   if (!r.ok() || !r->is_array() || r->size() != index.size()) return;
   for (size_t k = 0; k < index.size(); ++k) {
     const Json& v = (*r)[k];
@@ -171,6 +202,11 @@ void StepRunner::LookAhead(const std::vector<Step>& steps, size_t from) {
 
 // The value of a Runtime.evaluate answer must be true, else |what| is the error.
 static absl::Status CheckAnswer(absl::StatusOr<Json> v, const std::string& what) {
+  if (!v.ok() && IsNavigationRace(v.status())) {
+    return absl::FailedPreconditionError(
+        "the page navigated under a step that was looked up ahead (a journey needs a "
+        "\"navigated\" step after an action that navigates)");
+  }
   if (!v.ok()) return v.status();
   const Json* res = Find(*v, "result");
   const Json* val = res ? Find(*res, "value") : nullptr;
@@ -242,7 +278,12 @@ absl::Status StepRunner::RunOne(size_t index, const Step& s, Clock::time_point p
     case Step::kNavigate: {
       if (speed_ > 0) SleepUntil(planned);
       RETURN_IF_ERROR(CheckPending());
-      auto nav = page_.Navigate(ResolveUrl(s.url, url_base_), {}, step_timeout_ * 3);
+      // The lookahead is sent as soon as the navigation commits and answers at the load event
+      // (js::kLocateAll awaits it in the page): no round trip between load and the first step.
+      early_ahead_.reset();
+      auto nav = page_.Navigate(ResolveUrl(s.url, url_base_), {}, step_timeout_ * 3, [&] {
+        early_ahead_ = page_.SendFunction(js::kLocateAll, Json::array({AheadLists(index + 1)}));
+      });
       if (!nav.ok()) return nav.status();
       r->detail = s.url;
       return absl::OkStatus();

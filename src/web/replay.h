@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,7 @@ namespace clonebot::web {
 // Lookahead: a lookup is a round trip to the renderer, and a renderer starved of CPU (many
 // sessions on few cores) answers in tens or hundreds of milliseconds. So after each navigation
 // the runner locates the targets of the steps ahead in one round trip (js::kLocateAll). When a
-// step's planned time is too near for a fresh lookup (within max(50 ms, 3 round trips); always
+// step's planned time is too near for a fresh lookup (within max(150 ms, 4 round trips); always
 // at --speed max), it uses that box and sends, pipelined before the input, a check (js::kVerifyAt) that
 // the element is still at that point; a failed check fails the step (a click landed elsewhere:
 // the layout changed). The check is a page call and the click is input, which the browser does
@@ -58,8 +59,11 @@ class StepRunner {
  private:
   absl::Status RunOne(size_t index, const Step& s, Clock::time_point planned, StepResult* r);
   void SleepUntil(Clock::time_point t);
-  // Locates the targets of steps [from, the next navigation or wheel step) in one round trip.
+  // Locates the targets of the clicks in [from, the next navigation or wheel step) in one round
+  // trip, or takes the answer of the lookahead sent when the navigation committed.
   void LookAhead(const std::vector<Step>& steps, size_t from);
+  std::vector<size_t> AheadSteps(size_t from) const;
+  Json AheadLists(size_t from) const;
   // A fresh lookup (timed into the round-trip estimate); drops the lookahead if it scrolled.
   absl::StatusOr<Box> Lookup(const std::vector<std::string>& candidates);
   // Whether there is no time for a fresh lookup before |planned|.
@@ -81,6 +85,8 @@ class StepRunner {
   };
   std::vector<Check> checks_;
   std::map<size_t, Box> ahead_;       // step index -> box located ahead
+  std::optional<std::future<absl::StatusOr<Json>>> early_ahead_;  // sent at commit
+  const std::vector<Step>* steps_ = nullptr;  // the journey Run() is running
   double rtt_ms_ = 5;                 // moving average of lookup round trips
   Clock::time_point anchor_{};        // when the latest navigation had loaded here
   double anchor_t_ = 0;               // ... and in the recording (ms)
