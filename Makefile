@@ -9,7 +9,7 @@ ASAN_BUILD ?= build-asan
 DEB_PKGS := build-essential cmake ninja-build pkg-config python3 \
             libabsl-dev libseccomp-dev libcli11-dev libzstd-dev nlohmann-json3-dev \
             libssl-dev libxxhash-dev libyaml-cpp-dev libgtest-dev libgmock-dev strace gdb skopeo \
-            bubblewrap firejail chromium chromium-headless-shell fonts-dejavu-core
+            bubblewrap firejail chromium chromium-headless-shell fonts-dejavu-core xvfb xauth
 
 .PHONY: all build deps demo test test-asan bench clean
 all: build

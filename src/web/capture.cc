@@ -189,6 +189,7 @@ absl::StatusOr<size_t> Record(const RecordOptions& opts) {
   ASSIGN_OR_RETURN(auto browser, Browser::Launch(opts.browser));
   PageOptions po;
   po.viewport = opts.viewport;
+  po.track_network = true;  // the start page's HTTP status
   ASSIGN_OR_RETURN(auto page, Page::Open(browser->shared_cdp(), po));
   RETURN_IF_ERROR(CheckSelectors(*page, opts.final_extract));
   if (!opts.until.empty()) RETURN_IF_ERROR(CheckSelectors(*page, {opts.until}));

@@ -1248,6 +1248,40 @@ def case_chromium_full():
                           lambda items, what: check(counts_of(items).get("b2") == "1", f"{what}: #b2 clicked once"))
 
 
+def case_record_visible():
+    """record without --headless: the full browser in a window, on an Xvfb display."""
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None or not os.path.exists(CHROMIUM):
+        print("SKIP: xvfb-run or the full chromium is not installed")
+        sys.exit(77)
+    probe = subprocess.run([xvfb, "-a", "true"], capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0:
+        print(f"SKIP: xvfb-run cannot start a display here ({probe.stderr.strip()[-200:]})")
+        sys.exit(77)
+    # Without a display, the window cannot open: one clear line, no browser started.
+    e = dict(env())
+    e.pop("DISPLAY", None)
+    e.pop("WAYLAND_DISPLAY", None)
+    p = subprocess.run([ARGS.clonebot, "web", "record", url("/form"), "-o", path("nodisplay.json")],
+                       capture_output=True, text=True, timeout=30, env=e)
+    one_error_line(p, "record without a display", "--headless")
+    d = write_json("drive-visible.json", journey("/form", FORM_DRIVE))
+    out = path("rec-visible.json")
+    p = subprocess.run([xvfb, "-a", ARGS.clonebot, "web", "record", url("/form"), "-o", out, "--drive", d,
+                        "--url-base", BASE, "--extract", "input", "--extract", "#out", "-q"],
+                       capture_output=True, text=True, timeout=60, env=env())
+    check(p.returncode == 0, f"visible record: exit 0 ({p.returncode} {p.stderr.strip()[-300:]})")
+    if p.returncode != 0 or not os.path.exists(out):
+        return
+    rec = load(out)
+    check(CHROMIUM in MON.exes, f"the full chromium ran ({sorted(MON.exes)})")
+    check("Headless" not in str(rec.get("browser")) and "Chrome" in str(rec.get("browser")),
+          f"a windowed browser recorded ({rec.get('browser')})")
+    check(len(actions(rec)) == len(FORM_DRIVE) - 1,
+          f"every driven action recorded ({len(actions(rec))} of {len(FORM_DRIVE) - 1})")
+    check_form_items(rec.get("final", {}).get("items", []), "visible record final state")
+
+
 CASES = {n[5:]: f for n, f in list(globals().items()) if n.startswith("case_")}
 
 
