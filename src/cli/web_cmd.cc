@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "sandbox/sandbox.h"
 #include "web/browser.h"
 #include "web/capture.h"
 #include "web/replay.h"
@@ -56,23 +57,11 @@ struct WebFlags {
 
 int Fail(const std::string& msg, int code = 1) { return cli::Fail("web", msg, code); }
 
-// "30s", "500ms", "2m", or plain seconds.
+// sandbox::ParseDuration ("30s", "500ms", "2m", plain seconds), naming the flag in its error.
 absl::StatusOr<web::Ms> ParseDuration(const std::string& s, const char* flag) {
-  double v;
-  std::string num = s;
-  double scale = 1000;
-  if (s.size() > 2 && s.substr(s.size() - 2) == "ms") {
-    num = s.substr(0, s.size() - 2);
-    scale = 1;
-  } else if (!s.empty() && (s.back() == 's' || s.back() == 'm')) {
-    scale = s.back() == 'm' ? 60000 : 1000;
-    num = s.substr(0, s.size() - 1);
-  }
-  if (!absl::SimpleAtod(num, &v) || v < 0 || v * scale > 24 * 3600e3) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": bad duration '", s, "' (e.g. 30s, 500ms, 2m)"));
-  }
-  return web::Ms(static_cast<int64_t>(v * scale));
+  auto d = sandbox::ParseDuration(s);
+  if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", d.status().message()));
+  return *d;
 }
 
 web::BrowserOptions BrowserFrom(const WebFlags& f) {

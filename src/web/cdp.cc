@@ -414,7 +414,6 @@ void Connection::Dispatch(const char* data, size_t len) {
     if (q->subscribed.find(method) == q->subscribed.end()) return;
     if (q->events.size() >= kMaxQueued) {
       q->events.pop_front();
-      ++q->dropped;
     }
     q->events.push_back(Event{std::move(method), std::move(params), Clock::now()});
   }

@@ -91,7 +91,6 @@ class Session {
     std::set<std::string, std::less<>> subscribed;
     std::deque<Event> events;
     std::string detached;  // "" while attached
-    size_t dropped = 0;  // events discarded because the queue was full
   };
   Session(std::shared_ptr<Connection> conn, std::string id, std::shared_ptr<Queue> q)
       : conn_(std::move(conn)), id_(std::move(id)), q_(std::move(q)) {}

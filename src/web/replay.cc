@@ -70,7 +70,7 @@ absl::Status StepRunner::Run(const std::vector<Step>& steps, size_t first,
   if (first > 0 && first <= steps.size()) {
     const Step& prev = steps[first - 1];
     anchor_t_ = prev.load_t >= 0 ? prev.load_t : prev.t;
-    LookAhead(steps, first);
+    LookAhead(first);
   }
   for (size_t i = first; i < steps.size(); ++i) {
     if (interrupted && interrupted()) return absl::CancelledError("interrupted");
@@ -104,7 +104,7 @@ absl::Status StepRunner::Run(const std::vector<Step>& steps, size_t first,
     if (s.kind == Step::kNavigate || s.kind == Step::kNavigated) {
       anchor_ = Clock::now();
       anchor_t_ = s.load_t >= 0 ? s.load_t : s.t;
-      LookAhead(steps, i + 1);
+      LookAhead(i + 1);
     }
   }
   return absl::OkStatus();
@@ -162,8 +162,7 @@ Json StepRunner::AheadLists(size_t from) const {
   return lists;
 }
 
-void StepRunner::LookAhead(const std::vector<Step>& steps, size_t from) {
-  (void)steps;
+void StepRunner::LookAhead(size_t from) {
   ahead_.clear();
   std::vector<size_t> index = AheadSteps(from);
   if (index.empty()) {

@@ -61,7 +61,7 @@ class StepRunner {
   void SleepUntil(Clock::time_point t);
   // Locates the targets of the clicks in [from, the next navigation or wheel step) in one round
   // trip, or takes the answer of the lookahead sent when the navigation committed.
-  void LookAhead(const std::vector<Step>& steps, size_t from);
+  void LookAhead(size_t from);
   std::vector<size_t> AheadSteps(size_t from) const;
   Json AheadLists(size_t from) const;
   // A fresh lookup (timed into the round-trip estimate); drops the lookahead if it scrolled.
