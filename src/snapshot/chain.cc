@@ -96,10 +96,10 @@ absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir) {
   if (!index) return absl::DataLossError(dir + ": no page index layer");
   // Mapped, not digest-verified: the index carries its own CRC32C, checked by Parse, which is
   // ten times cheaper than SHA-256 on the 8 MiB index of a 1 GiB snapshot.
-  ASSIGN_OR_RETURN(auto raw, img->layout->MapBlob(*index));
-  auto parsed = PageIndex::Parse(raw->bytes());
+  ASSIGN_OR_RETURN(img->index_blob, img->layout->MapBlob(*index));
+  auto parsed = PageIndexView::Parse(img->index_blob->bytes());
   if (!parsed.ok()) return absl::DataLossError(dir + ": " + std::string(parsed.status().message()));
-  img->index = std::move(*parsed);
+  img->index = *parsed;
   return img;
 }
 
@@ -131,7 +131,7 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(const std::string& dir) {
 std::vector<PageLoc> Chain::Flatten() const {
   std::vector<PageLoc> prev;
   for (uint32_t level = 0; level < levels_.size(); level++) {
-    const PageIndex& idx = levels_[level]->index;
+    const PageIndexView& idx = levels_[level]->index;
     std::vector<PageLoc> cur;
     size_t p = 0;  // cursor into prev (both are address-ordered)
     for (const Run& r : idx.runs) {
@@ -150,7 +150,7 @@ std::vector<PageLoc> Chain::Flatten() const {
 
 std::optional<std::pair<Block, Sha256>> Chain::FindBlock(const PageHash& h) const {
   for (size_t l = levels_.size(); l-- > 0;) {
-    const PageIndex& idx = levels_[l]->index;
+    const PageIndexView& idx = levels_[l]->index;
     int64_t b = idx.FindBlock(h);
     if (b >= 0) return std::make_pair(idx.blocks[b], idx.packs[idx.blocks[b].pack]);
   }

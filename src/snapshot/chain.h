@@ -33,7 +33,8 @@ struct Image {
   nlohmann::json config;            // the whole config blob
   const nlohmann::json& meta() const { return config.at("clonebot"); }
   std::vector<MappingRecord> mappings;
-  PageIndex index;
+  std::unique_ptr<image::Layout::Mapped> index_blob;  // the bytes |index| points into
+  PageIndexView index;
   std::string parent_path;          // as recorded (relative to dir), "" for a full snapshot
   std::string parent_manifest;      // digest the parent must have
 };

@@ -40,7 +40,7 @@ namespace clonebot::snapshot {
 class CopyPump {
  public:
   static constexpr int kSlots = 4;
-  static constexpr uint64_t kSlotBytes = 16ull << 20;
+  static constexpr uint64_t kSlotBytes = 4ull << 20;
 
   struct Range {
     uint64_t start, end;  // page-aligned addresses in the copy

@@ -1,10 +1,13 @@
 #include "snapshot/page_index.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstddef>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "base/crc32c.h"
+#include "base/status.h"
 #include "xxhash.h"
 
 namespace clonebot::snapshot {
@@ -16,12 +19,6 @@ constexpr size_t kHeaderSize = 64;
 constexpr size_t kBlockSize = 32;
 constexpr size_t kRunSize = 24;
 
-template <typename T>
-void Put(std::vector<uint8_t>& out, T v) {
-  size_t at = out.size();
-  out.resize(at + sizeof(T));
-  memcpy(out.data() + at, &v, sizeof(T));
-}
 template <typename T>
 T Get(const uint8_t* p) {
   T v;
@@ -45,58 +42,57 @@ bool IsZeroPage(const uint8_t* page) {
 }
 
 std::vector<uint8_t> PageIndex::Serialize() const {
-  std::vector<uint8_t> out;
-  out.reserve(kHeaderSize + packs.size() * 32 + blocks.size() * kBlockSize + runs.size() * kRunSize +
-              refs.size() * 4);
-  out.resize(8);
-  memcpy(out.data(), kMagic, 8);
-  Put<uint32_t>(out, kVersion);
-  Put<uint32_t>(out, page_size);
-  Put<uint32_t>(out, static_cast<uint32_t>(packs.size()));
-  Put<uint32_t>(out, 0);
-  Put<uint64_t>(out, blocks.size());
-  Put<uint64_t>(out, runs.size());
-  Put<uint64_t>(out, refs.size());
-  Put<uint32_t>(out, 0);  // CRC32C, filled below
-  Put<uint32_t>(out, 0);
-  Put<uint64_t>(out, 0);
-  for (const Sha256& d : packs) {
-    size_t at = out.size();
-    out.resize(at + d.size());
-    memcpy(out.data() + at, d.data(), d.size());
-  }
-  for (const Block& b : blocks) {
-    Put<uint64_t>(out, b.hash.hi);
-    Put<uint64_t>(out, b.hash.lo);
-    Put<uint64_t>(out, b.frame_off);
-    Put<uint32_t>(out, b.frame_clen);
-    Put<uint16_t>(out, b.pack);
-    Put<uint16_t>(out, b.slot);
-  }
-  for (const Run& r : runs) {
-    Put<uint64_t>(out, r.start);
-    Put<uint32_t>(out, r.npages);
-    Put<uint32_t>(out, static_cast<uint32_t>(r.kind));
-    Put<uint64_t>(out, r.first_ref);
-  }
-  size_t refs_at = out.size();
-  out.resize(refs_at + refs.size() * 4);
-  if (!refs.empty()) memcpy(out.data() + refs_at, refs.data(), refs.size() * 4);
-  uint32_t crc = base::Crc32c(0, out.data() + kHeaderSize, out.size() - kHeaderSize);
-  memcpy(out.data() + 48, &crc, 4);
+  // The records are the in-memory structs (static_asserts below): copied in bulk.
+  const size_t body = packs.size() * 32 + blocks.size() * kBlockSize + runs.size() * kRunSize + refs.size() * 4;
+  std::vector<uint8_t> out(kHeaderSize + body);
+  uint8_t* p = out.data();
+  memcpy(p, kMagic, 8);
+  auto put32 = [&](size_t at, uint32_t v) { memcpy(p + at, &v, 4); };
+  auto put64 = [&](size_t at, uint64_t v) { memcpy(p + at, &v, 8); };
+  put32(8, kVersion);
+  put32(12, page_size);
+  put32(16, static_cast<uint32_t>(packs.size()));
+  put32(20, 0);
+  put64(24, blocks.size());
+  put64(32, runs.size());
+  put64(40, refs.size());
+  put32(48, 0);  // CRC32C, filled below
+  put32(52, 0);
+  put64(56, 0);
+  uint8_t* q = p + kHeaderSize;
+  auto copy = [&](const void* src, size_t n) {
+    if (n) memcpy(q, src, n);
+    q += n;
+  };
+  copy(packs.data(), packs.size() * 32);
+  copy(blocks.data(), blocks.size() * kBlockSize);
+  copy(runs.data(), runs.size() * kRunSize);
+  copy(refs.data(), refs.size() * 4);
+  put32(48, base::Crc32c(0, p + kHeaderSize, body));
   return out;
 }
 
-absl::StatusOr<PageIndex> PageIndex::Parse(std::span<const uint8_t> bytes) {
+// The in-memory structs are the on-disk records (little-endian hosts), so a view can point into
+// the bytes.
+static_assert(sizeof(Block) == kBlockSize && offsetof(Block, frame_off) == 16 && offsetof(Block, frame_clen) == 24 &&
+              offsetof(Block, pack) == 28 && offsetof(Block, slot) == 30 && offsetof(PageHash, hi) == 0 &&
+              offsetof(PageHash, lo) == 8);
+static_assert(sizeof(Run) == kRunSize && offsetof(Run, npages) == 8 && offsetof(Run, kind) == 12 &&
+              offsetof(Run, first_ref) == 16 && sizeof(RunKind) == 4);
+static_assert(sizeof(Sha256) == 32 && alignof(Sha256) == 1);
+
+absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> bytes) {
   auto bad = [](const std::string& why) {
     return absl::DataLossError("page index: " + why);
   };
+  if constexpr (std::endian::native != std::endian::little) return bad("big-endian host");
   if (bytes.size() < kHeaderSize || memcmp(bytes.data(), kMagic, 8) != 0)
     return bad("not a clonebot page index (bad magic)");
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % 8) return bad("buffer not aligned");
   const uint8_t* p = bytes.data();
   uint32_t version = Get<uint32_t>(p + 8);
   if (version != kVersion) return bad(absl::StrFormat("unsupported version %u", version));
-  PageIndex idx;
+  PageIndexView idx;
   idx.page_size = Get<uint32_t>(p + 12);
   if (idx.page_size != 4096) return bad(absl::StrFormat("unsupported page size %u", idx.page_size));
   uint64_t npacks = Get<uint32_t>(p + 16), nblocks = Get<uint64_t>(p + 24), nruns = Get<uint64_t>(p + 32),
@@ -110,43 +106,56 @@ absl::StatusOr<PageIndex> PageIndex::Parse(std::span<const uint8_t> bytes) {
     return bad(absl::StrFormat("size %u does not match its counts (%u)", bytes.size(), need));
   if (base::Crc32c(0, p + kHeaderSize, bytes.size() - kHeaderSize) != crc) return bad("CRC32C mismatch");
   const uint8_t* q = p + kHeaderSize;
-  idx.packs.resize(npacks);
-  for (auto& d : idx.packs) {
-    memcpy(d.data(), q, 32);
-    q += 32;
-  }
-  idx.blocks.resize(nblocks);
-  for (uint64_t i = 0; i < nblocks; i++, q += kBlockSize) {
-    Block& b = idx.blocks[i];
-    b.hash.hi = Get<uint64_t>(q);
-    b.hash.lo = Get<uint64_t>(q + 8);
-    b.frame_off = Get<uint64_t>(q + 16);
-    b.frame_clen = Get<uint32_t>(q + 24);
-    b.pack = Get<uint16_t>(q + 28);
-    b.slot = Get<uint16_t>(q + 30);
+  idx.packs = {reinterpret_cast<const Sha256*>(q), npacks};
+  q += npacks * 32;
+  idx.blocks = {reinterpret_cast<const Block*>(q), nblocks};
+  q += nblocks * kBlockSize;
+  idx.runs = {reinterpret_cast<const Run*>(q), nruns};
+  q += nruns * kRunSize;
+  idx.refs = {reinterpret_cast<const uint32_t*>(q), nrefs};
+  for (uint64_t i = 0; i < nblocks; i++) {
+    const Block& b = idx.blocks[i];
     if (b.pack >= npacks) return bad(absl::StrFormat("block %u names pack %u of %u", i, b.pack, npacks));
     if (i > 0 && !(idx.blocks[i - 1].hash < b.hash)) return bad("blocks not sorted by hash");
   }
-  idx.runs.resize(nruns);
   uint64_t prev_end = 0;
-  for (uint64_t i = 0; i < nruns; i++, q += kRunSize) {
-    Run& r = idx.runs[i];
-    r.start = Get<uint64_t>(q);
-    r.npages = Get<uint32_t>(q + 8);
-    uint32_t kind = Get<uint32_t>(q + 12);
-    r.first_ref = Get<uint64_t>(q + 16);
+  for (uint64_t i = 0; i < nruns; i++) {
+    const Run& r = idx.runs[i];
+    uint32_t kind = Get<uint32_t>(reinterpret_cast<const uint8_t*>(&r) + 12);
     if (kind != 1 && kind != 2) return bad(absl::StrFormat("run %u has unknown kind %u", i, kind));
-    r.kind = static_cast<RunKind>(kind);
     if (r.start % 4096 || r.npages == 0 || r.start < prev_end || r.end() < r.start)
       return bad(absl::StrFormat("run %u at 0x%x is misplaced", i, r.start));
     if (r.kind == RunKind::kData && (r.first_ref > nrefs || nrefs - r.first_ref < r.npages))
       return bad(absl::StrFormat("run %u refers past the page table", i));
     prev_end = r.end();
   }
-  idx.refs.resize(nrefs);
-  if (nrefs) memcpy(idx.refs.data(), q, nrefs * 4);
   for (uint32_t ref : idx.refs)
     if (ref >= nblocks) return bad(absl::StrFormat("page refers to block %u of %u", ref, nblocks));
+  return idx;
+}
+
+int64_t PageIndexView::FindBlock(const PageHash& hash) const {
+  auto it = std::lower_bound(blocks.begin(), blocks.end(), hash,
+                             [](const Block& b, const PageHash& h) { return b.hash < h; });
+  if (it == blocks.end() || !(it->hash == hash)) return -1;
+  return it - blocks.begin();
+}
+
+absl::StatusOr<PageIndex> PageIndex::Parse(std::span<const uint8_t> bytes) {
+  // The view needs 8-byte alignment: copy unaligned input.
+  std::vector<uint64_t> aligned;
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % 8) {
+    aligned.resize((bytes.size() + 7) / 8);
+    memcpy(aligned.data(), bytes.data(), bytes.size());
+    bytes = {reinterpret_cast<const uint8_t*>(aligned.data()), bytes.size()};
+  }
+  ASSIGN_OR_RETURN(PageIndexView v, PageIndexView::Parse(bytes));
+  PageIndex idx;
+  idx.page_size = v.page_size;
+  idx.packs.assign(v.packs.begin(), v.packs.end());
+  idx.blocks.assign(v.blocks.begin(), v.blocks.end());
+  idx.runs.assign(v.runs.begin(), v.runs.end());
+  idx.refs.assign(v.refs.begin(), v.refs.end());
   return idx;
 }
 

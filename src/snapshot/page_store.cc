@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "base/status.h"
@@ -41,7 +42,11 @@ struct PageStore::Worker {
   std::vector<uint8_t> frame;           // up to kPagesPerFrame raw pages
   std::vector<uint32_t> frame_blocks;   // their block numbers
   std::vector<uint8_t> out;             // compressed frame
-  std::vector<Entry> entries;           // pages this worker stored
+  std::vector<Entry> entries;           // pages this worker stored (sorted once finished)
+  std::vector<Entry> provisional;       // the same, for provisional pages
+  int index = 0;                        // in workers_
+  bool finished = false;
+  std::optional<image::Descriptor> pack;  // its finished blob, if it stored any page
   uint64_t offset = 0;                  // bytes appended to |blob|
   int skip_zstd = 0;                    // frames left to store raw without trying zstd
   ~Worker() { ZSTD_freeCCtx(cctx); }
@@ -51,6 +56,7 @@ PageStore::PageStore(image::LayoutWriter* writer, const Chain* parent, int worke
     : writer_(writer), parent_(parent), zstd_level_(zstd_level) {
   for (int i = 0; i < workers; i++) {
     auto w = std::make_unique<Worker>();
+    w->index = i;
     w->cctx = ZSTD_createCCtx();
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, zstd_level_);
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1);
@@ -98,28 +104,45 @@ absl::Status PageStore::FlushFrame(Worker& w) {
   } else {
     RETURN_IF_ERROR(w.blob->Append({w.out.data(), clen}));
   }
-  int widx = 0;
-  for (size_t i = 0; i < workers_.size(); i++)
-    if (workers_[i].get() == &w) widx = static_cast<int>(i);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (size_t slot = 0; slot < w.frame_blocks.size(); slot++) {
-      Block& b = blocks_[w.frame_blocks[slot]];
-      b.frame_off = w.offset;
-      b.frame_clen = static_cast<uint32_t>(clen);
-      b.pack = static_cast<uint16_t>(kWorkerPack + widx);
-      b.slot = static_cast<uint16_t>(slot);
-    }
-    stats_.packed_bytes += clen;
-  }
-  w.offset += clen;
+  RecordFrame(w, w.frame_blocks.data(), w.frame_blocks.size(), clen);
   w.frame.clear();
   w.frame_blocks.clear();
   return absl::OkStatus();
 }
 
-absl::Status PageStore::AddBatch(int worker, const uint64_t* addrs, const uint8_t* pages, size_t n) {
+void PageStore::RecordFrame(Worker& w, const uint32_t* blocks, size_t n, size_t clen) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t slot = 0; slot < n; slot++) {
+    Block& b = blocks_[blocks[slot]];
+    b.frame_off = w.offset;
+    b.frame_clen = static_cast<uint32_t>(clen);
+    b.pack = static_cast<uint16_t>(kWorkerPack + w.index);
+    b.slot = static_cast<uint16_t>(slot);
+  }
+  stats_.packed_bytes += clen;
+  w.offset += clen;
+}
+
+absl::Status PageStore::RawFrameFrom(Worker& w, const uint8_t* pages, const std::pair<size_t, uint32_t>* items) {
+  if (!w.blob) {
+    ASSIGN_OR_RETURN(w.blob, writer_->NewBlob());
+  }
+  uint8_t head[kRawFrameHead];
+  RawFrameHead(kPagesPerFrame * 4096, head);
+  RETURN_IF_ERROR(w.blob->Append({head, kRawFrameHead}));
+  uint32_t blocks[kPagesPerFrame];
+  for (int k = 0; k < kPagesPerFrame; k++) {
+    RETURN_IF_ERROR(w.blob->Append({pages + items[k].first * 4096, 4096}));
+    blocks[k] = items[k].second;
+  }
+  RecordFrame(w, blocks, kPagesPerFrame, kRawFrameHead + kPagesPerFrame * 4096);
+  return absl::OkStatus();
+}
+
+absl::Status PageStore::AddBatch(int worker, const uint64_t* addrs, const uint8_t* pages, size_t n,
+                                 bool provisional) {
   Worker& w = *workers_[worker];
+  if (w.finished) return absl::FailedPreconditionError("PageStore: AddBatch after FinishWorker");
   // Hash outside the lock; zero pages are dropped here.
   struct Item {
     size_t i;
@@ -170,10 +193,18 @@ absl::Status PageStore::AddBatch(int worker, const uint64_t* addrs, const uint8_
       } else {
         stats_.dedup_pages++;
       }
-      w.entries.push_back({addrs[it.i], found});
+      (provisional ? w.provisional : w.entries).push_back({addrs[it.i], found});
     }
   }
-  for (auto [i, block] : to_pack) {
+  for (size_t k = 0; k < to_pack.size();) {
+    // While zstd is skipped, whole raw frames go from |pages| to the blob: one copy, not two.
+    if (w.skip_zstd > 0 && w.frame_blocks.empty() && to_pack.size() - k >= kPagesPerFrame) {
+      RETURN_IF_ERROR(RawFrameFrom(w, pages, &to_pack[k]));
+      w.skip_zstd--;
+      k += kPagesPerFrame;
+      continue;
+    }
+    auto [i, block] = to_pack[k++];
     w.frame.insert(w.frame.end(), pages + i * 4096, pages + (i + 1) * 4096);
     w.frame_blocks.push_back(block);
     if (w.frame_blocks.size() == kPagesPerFrame) RETURN_IF_ERROR(FlushFrame(w));
@@ -181,36 +212,76 @@ absl::Status PageStore::AddBatch(int worker, const uint64_t* addrs, const uint8_
   return absl::OkStatus();
 }
 
+absl::Status PageStore::FinishWorker(int worker) {
+  Worker& w = *workers_[worker];
+  if (w.finished) return absl::OkStatus();
+  RETURN_IF_ERROR(FlushFrame(w));
+  if (w.blob) {
+    ASSIGN_OR_RETURN(image::Descriptor d, w.blob->Finish(kPackMediaType));
+    w.pack = std::move(d);
+  }
+  auto by_addr = [](const Entry& a, const Entry& b) { return a.addr < b.addr; };
+  std::sort(w.entries.begin(), w.entries.end(), by_addr);
+  std::sort(w.provisional.begin(), w.provisional.end(), by_addr);
+  w.finished = true;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<PageIndex> PageStore::Finish(const std::vector<Run>& inherit,
-                                            std::vector<image::Descriptor>* packs) {
+                                            std::vector<image::Descriptor>* packs,
+                                            const std::vector<uint64_t>& keep) {
   std::vector<uint16_t> worker_pack(workers_.size(), 0);
   for (size_t wi = 0; wi < workers_.size(); wi++) {
+    RETURN_IF_ERROR(FinishWorker(static_cast<int>(wi)));
     Worker& w = *workers_[wi];
-    RETURN_IF_ERROR(FlushFrame(w));
-    if (!w.blob) continue;
-    ASSIGN_OR_RETURN(image::Descriptor d, w.blob->Finish(kPackMediaType));
+    if (!w.pack) continue;
     Sha256 digest;
-    if (!ParseDigest(d.digest, &digest)) return absl::InternalError("pack digest " + d.digest);
+    if (!ParseDigest(w.pack->digest, &digest)) return absl::InternalError("pack digest " + w.pack->digest);
     worker_pack[wi] = PackNumber(digest);
-    packs->push_back(std::move(d));
+    packs->push_back(*w.pack);
   }
   PageIndex idx;
   idx.packs = packs_;
   // Resolve worker packs, then sort blocks by hash and renumber.
   for (Block& b : blocks_)
     if (b.pack >= kWorkerPack) b.pack = worker_pack[b.pack - kWorkerPack];
-  std::vector<uint32_t> order(blocks_.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return blocks_[a].hash < blocks_[b].hash; });
+  // Sort (hash, number) pairs, contiguous: an indirect sort through blocks_ misses the cache on
+  // every comparison.
+  struct Key {
+    PageHash hash;
+    uint32_t block;
+  };
+  std::vector<Key> order(blocks_.size());
+  for (uint32_t i = 0; i < blocks_.size(); i++) order[i] = {blocks_[i].hash, i};
+  std::sort(order.begin(), order.end(), [](const Key& a, const Key& b) { return a.hash < b.hash; });
   std::vector<uint32_t> renum(blocks_.size());
-  idx.blocks.reserve(blocks_.size());
+  idx.blocks.resize(blocks_.size());
   for (uint32_t k = 0; k < order.size(); k++) {
-    renum[order[k]] = k;
-    idx.blocks.push_back(blocks_[order[k]]);
+    renum[order[k].block] = k;
+    idx.blocks[k] = blocks_[order[k].block];
   }
+  // Each worker's entries are sorted (FinishWorker): merge them, with the kept provisional ones.
+  auto by_addr = [](const Entry& a, const Entry& b) { return a.addr < b.addr; };
   std::vector<Entry> all;
-  for (auto& w : workers_) all.insert(all.end(), w->entries.begin(), w->entries.end());
-  std::sort(all.begin(), all.end(), [](const Entry& a, const Entry& b) { return a.addr < b.addr; });
+  auto merge_in = [&](auto first, auto last) {
+    size_t mid = all.size();
+    all.insert(all.end(), first, last);
+    std::inplace_merge(all.begin(), all.begin() + mid, all.end(), by_addr);
+  };
+  for (auto& w : workers_) merge_in(w->entries.begin(), w->entries.end());
+  if (!keep.empty()) {
+    std::vector<Entry> kept;
+    for (auto& w : workers_) {
+      size_t k = 0;  // cursor into |keep|
+      for (const Entry& e : w->provisional) {
+        while (k < keep.size() && keep[k] < e.addr) k++;
+        if (k < keep.size() && keep[k] == e.addr && !std::binary_search(all.begin(), all.end(), e, by_addr))
+          kept.push_back(e);
+      }
+    }
+    std::sort(kept.begin(), kept.end(), by_addr);
+    merge_in(kept.begin(), kept.end());
+  }
   // kData runs of consecutive addresses, merged in address order with the kInherit runs.
   std::vector<Run> data;
   for (size_t i = 0; i < all.size(); i++) {

@@ -34,12 +34,24 @@ class PageStore {
   PageStore(image::LayoutWriter* writer, const Chain* parent, int workers, int zstd_level = 1);
   ~PageStore();
 
-  // Adds |n| pages: addrs[i] holds the 4096 bytes at pages + i*4096.
-  absl::Status AddBatch(int worker, const uint64_t* addrs, const uint8_t* pages, size_t n);
+  // Adds |n| pages: addrs[i] holds the 4096 bytes at pages + i*4096. A provisional page (read
+  // ahead of the stop, and perhaps written again before it) is in the index only if Finish's
+  // |keep| names its address; a page added both ways keeps its non-provisional bytes. Provisional
+  // pages that are dropped leave their bytes in a pack, unreferenced, and count in stats().
+  absl::Status AddBatch(int worker, const uint64_t* addrs, const uint8_t* pages, size_t n,
+                        bool provisional = false);
 
-  // Flushes every pack and builds the index: kData runs for the stored pages, plus the
-  // |inherit| runs (which must not overlap them). Appends the pack descriptors to |packs|.
-  absl::StatusOr<PageIndex> Finish(const std::vector<Run>& inherit, std::vector<image::Descriptor>* packs);
+  // Flushes worker |worker|'s last frame and finishes its pack blob (write, fsync, rename), and
+  // sorts its entries. Called by that worker when it has no more pages, so that the workers'
+  // final writes overlap; AddBatch must not be called for |worker| afterwards.
+  absl::Status FinishWorker(int worker);
+
+  // Finishes the workers FinishWorker was not called for and builds the index: kData runs for
+  // the stored pages (and the provisional ones whose address is in |keep|, ascending), plus the
+  // |inherit| runs (which must not overlap them). Appends the pack descriptors to |packs|, in
+  // worker order.
+  absl::StatusOr<PageIndex> Finish(const std::vector<Run>& inherit, std::vector<image::Descriptor>* packs,
+                                   const std::vector<uint64_t>& keep = {});
 
   StoreStats stats() const;
 
@@ -50,6 +62,11 @@ class PageStore {
     uint32_t block;
   };
   absl::Status FlushFrame(Worker& w);
+  // Points |n| blocks at the frame just appended at w.offset (|clen| bytes); advances w.offset.
+  void RecordFrame(Worker& w, const uint32_t* blocks, size_t n, size_t clen);
+  // Appends one raw frame of the kPagesPerFrame pages items[k].first of |pages|, for blocks
+  // items[k].second.
+  absl::Status RawFrameFrom(Worker& w, const uint8_t* pages, const std::pair<size_t, uint32_t>* items);
   uint16_t PackNumber(const Sha256& digest);
 
   image::LayoutWriter* writer_;

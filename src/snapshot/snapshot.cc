@@ -2,19 +2,17 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include "abi/arch.h"
 #include "abi/mm.h"
@@ -34,47 +32,14 @@
 #include "snapshot/copy_pump.h"
 #include "snapshot/maps.h"
 #include "snapshot/page_store.h"
+#include "snapshot/pipeline.h"
 #include "snapshot/tracking.h"
 
 namespace clonebot::snapshot {
 namespace {
 
-constexpr size_t kBatchPages = 1024;                 // 4 MiB per process_vm_readv batch
 constexpr uint64_t kDirectCopyLimit = 64ull << 20;   // copy in the stop window up to this much
 constexpr int kWorkers = 2;
-
-struct PageRange {
-  uint64_t start, end;
-};
-
-// Moves up to |max_bytes| of whole pages off the front of |q| into |out| (a range is split if
-// it does not fit).
-template <typename Ranges>
-void TakeFront(std::deque<PageRange>& q, uint64_t max_bytes, Ranges* out) {
-  uint64_t bytes = 0;
-  while (!q.empty() && bytes < max_bytes) {
-    PageRange& r = q.front();
-    uint64_t n = std::min(r.end - r.start, max_bytes - bytes);
-    out->push_back({r.start, r.start + n});
-    bytes += n;
-    r.start += n;
-    if (r.start >= r.end) q.pop_front();
-  }
-}
-
-// A batch of pages read from the process, waiting for a worker. The buffer is allocated once,
-// uninitialized, and reused: 1 GiB of fresh zero-filled buffers would cost a page fault per page.
-struct Batch {
-  std::vector<uint64_t> addrs;
-  std::unique_ptr<uint8_t[]> buf;
-  size_t cap_pages = 0;
-  uint8_t* data() { return buf.get(); }
-  void Reserve(size_t pages) {
-    if (buf && cap_pages >= pages) return;
-    buf.reset(new uint8_t[pages * 4096]);
-    cap_pages = pages;
-  }
-};
 
 std::string Hex(const void* p, size_t n) {
   static const char* hex = "0123456789abcdef";
@@ -89,244 +54,38 @@ std::string Hex(const void* p, size_t n) {
 
 std::string ReadText(const std::string& path) { return base::ReadWholeFile(path).value_or(""); }
 
-// Start addresses of mappings that a fork does not copy faithfully: VM_DONTCOPY ("dc": absent
-// in the child) and VM_WIPEONFORK ("wf": zero in the child). Read before the stop; a mapping
-// created between this read and the stop is not seen (documented race).
-std::set<uint64_t> NotForkSafe(pid_t pid) {
+// Start addresses of the mappings of |maps| (the stopped target's) that |copy|, just forked from
+// it by ForkHeld, does not hold faithfully: VM_DONTCOPY (MADV_DONTFORK: absent in the copy) and
+// VM_WIPEONFORK (MADV_WIPEONFORK, private anonymous only: present in the copy with no pages
+// while the target's mapping has some). Learned from the copy's maps and two one-page pagemap
+// probes per private anonymous mapping, instead of the VmFlags of /proc/PID/smaps, which walks
+// every page table (~20 ms per GiB).
+absl::StatusOr<std::set<uint64_t>> NotForkSafe(int target_pagemap, pid_t copy, const std::vector<Mapping>& maps) {
+  ASSIGN_OR_RETURN(std::vector<Mapping> copy_maps, ReadMaps(copy));
+  base::UniqueFd copy_pagemap(open(absl::StrFormat("/proc/%d/pagemap", copy).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!copy_pagemap) return base::ErrnoError("open(/proc/%d/pagemap)", copy);
+  std::set<std::pair<uint64_t, uint64_t>> in_copy;
+  for (const Mapping& m : copy_maps) in_copy.insert({m.start, m.end});
+  auto has_pages = [](int fd, const Mapping& m) -> absl::StatusOr<bool> {
+    std::vector<Region> first;
+    RETURN_IF_ERROR(PagemapScan(fd, m.start, m.end, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, PAGE_IS_PRESENT, &first,
+                                /*inverted=*/0, /*max_pages=*/1));
+    return !first.empty();
+  };
   std::set<uint64_t> out;
-  std::string smaps = ReadText(absl::StrFormat("/proc/%d/smaps", pid));
-  uint64_t cur = 0;
-  for (absl::string_view line : absl::StrSplit(smaps, '\n')) {
-    if (line.empty()) continue;
-    if ((line[0] >= '0' && line[0] <= '9') || (line[0] >= 'a' && line[0] <= 'f')) {
-      size_t dash = line.find('-');
-      if (dash != std::string_view::npos) cur = std::stoull(std::string(line.substr(0, dash)), nullptr, 16);
+  for (const Mapping& m : maps) {
+    if (!SkipReason(m).empty()) continue;
+    if (!in_copy.count({m.start, m.end})) {
+      out.insert(m.start);  // not copied (or split differently: read it from the target)
       continue;
     }
-    if (line.rfind("VmFlags:", 0) == 0) {
-      for (absl::string_view f : absl::StrSplit(line.substr(8), ' ', absl::SkipEmpty()))
-        if (f == "dc" || f == "wf") out.insert(cur);
-    }
+    if (m.shared() || m.inode != 0) continue;
+    ASSIGN_OR_RETURN(bool target_has, has_pages(target_pagemap, m));
+    if (!target_has) continue;
+    ASSIGN_OR_RETURN(bool copy_has, has_pages(copy_pagemap.get(), m));
+    if (!copy_has) out.insert(m.start);
   }
   return out;
-}
-
-// Reads |ranges| of |pid| into batches with process_vm_readv (falling back to /proc/PID/mem),
-// page by page where a batch fails. Pages that cannot be read are reported to |unreadable|.
-//
-// A copy made by ForkHeld is read through /proc/PID/mem, never process_vm_readv: the latter pins
-// pages (FOLL_PIN), and pinning an anonymous page that is shared copy-on-write with the target
-// makes the kernel unshare it first, i.e. copy every page (measured: 1 GiB took 1.7 s instead of
-// 0.2 s). /proc/PID/mem takes plain references and copies nothing extra.
-class Reader {
- public:
-  Reader(pid_t pid, bool via_mem) : pid_(pid), via_mem_(via_mem) {}
-
-  // Fills |b| with up to kBatchPages pages from the front of |todo|; false when nothing is left.
-  bool Next(std::deque<PageRange>& todo, Batch& b, std::vector<uint64_t>* unreadable) {
-    b.addrs.clear();
-    std::vector<iovec> remote;
-    size_t pages = 0;
-    while (!todo.empty() && pages < kBatchPages && remote.size() < 1024) {
-      PageRange& r = todo.front();
-      size_t n = std::min<uint64_t>((r.end - r.start) / 4096, kBatchPages - pages);
-      remote.push_back({reinterpret_cast<void*>(r.start), n * 4096});
-      for (size_t i = 0; i < n; i++) b.addrs.push_back(r.start + i * 4096);
-      pages += n;
-      r.start += n * 4096;
-      if (r.start >= r.end) todo.pop_front();
-    }
-    if (pages == 0) return false;
-    b.Reserve(pages);
-    if (via_mem_) {
-      if (!mem_) mem_.reset(open(absl::StrFormat("/proc/%d/mem", pid_).c_str(), O_RDONLY | O_CLOEXEC));
-      bool all = mem_.valid();
-      uint8_t* dst = b.data();
-      for (size_t k = 0; all && k < remote.size(); k++) {
-        ssize_t got = pread(mem_.get(), dst, remote[k].iov_len, reinterpret_cast<off_t>(remote[k].iov_base));
-        all = got == static_cast<ssize_t>(remote[k].iov_len);
-        dst += remote[k].iov_len;
-      }
-      if (all) return true;
-    } else {
-      iovec local{b.data(), pages * 4096};
-      ssize_t got = process_vm_readv(pid_, &local, 1, remote.data(), remote.size(), 0);
-      if (got == static_cast<ssize_t>(pages * 4096)) return true;
-    }
-    // Short or failed: page by page, from /proc/PID/mem if process_vm_readv is refused.
-    std::vector<uint64_t> addrs = std::move(b.addrs);
-    b.addrs.clear();
-    size_t out = 0;
-    for (uint64_t a : addrs) {
-      uint8_t* dst = b.data() + out * 4096;
-      iovec l{dst, 4096}, r{reinterpret_cast<void*>(a), 4096};
-      bool ok = process_vm_readv(pid_, &l, 1, &r, 1, 0) == 4096;
-      if (!ok) {
-        if (!mem_) mem_.reset(open(absl::StrFormat("/proc/%d/mem", pid_).c_str(), O_RDONLY | O_CLOEXEC));
-        ok = mem_ && pread(mem_.get(), dst, 4096, static_cast<off_t>(a)) == 4096;
-      }
-      if (ok) {
-        b.addrs.push_back(a);
-        out++;
-      } else {
-        unreadable->push_back(a);
-      }
-    }
-    return true;
-  }
-
- private:
-  pid_t pid_;
-  bool via_mem_;
-  base::UniqueFd mem_;
-};
-
-// A slice of a CopyPump slot: |addrs.size()| pages at |data|.
-struct Slice {
-  std::vector<uint64_t> addrs;
-  const uint8_t* data = nullptr;
-  int slot = 0;
-};
-
-// Runs |kWorkers| workers that hash, deduplicate and pack the pages of |todo| (pages of |pid|)
-// and the already-read |preread| batches (copied while the target was stopped; stored first).
-// With |pump| (|pid| is a held copy), this thread has the copy write |todo| into the pump's
-// slots in turn and the workers store straight from there; ranges the copy cannot write go to
-// the workers' own readers. Without it, every worker reads its own share of |todo| (1024 pages
-// at a time, from a shared cursor): reading is a copy too, and one reader thread was the
-// bottleneck.
-absl::Status RunPipeline(pid_t pid, std::deque<PageRange> todo, std::vector<Batch> preread, PageStore& store,
-                         uint64_t total_pages, const SnapshotOptions& opts, bool from_copy, CopyPump* pump,
-                         std::vector<uint64_t>* unreadable) {
-  std::mutex mu;  // guards everything below, and |unreadable|
-  std::condition_variable cv;
-  absl::Status failed;
-  uint64_t read_pages = 0, last_report = 0;
-  std::deque<PageRange> slow;          // ranges the workers read themselves
-  std::deque<Slice> ready;             // pump slices waiting for a worker
-  int in_use[CopyPump::kSlots] = {};   // slices of each pump slot not yet stored
-  bool producing = pump != nullptr;    // the pump may still add slices
-  if (!pump) slow = std::move(todo);
-  auto fail = [&](absl::Status st) {   // REQUIRES: mu held
-    if (failed.ok()) failed = std::move(st);
-    cv.notify_all();
-  };
-  std::vector<std::thread> workers;
-  for (int w = 0; w < kWorkers; w++) {
-    workers.emplace_back([&, w] {
-      Reader reader(pid, /*via_mem=*/from_copy);
-      Batch b;
-      std::vector<uint64_t> bad;
-      auto stored = [&](const absl::Status& st, size_t pages) -> bool {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!st.ok()) fail(st);
-        read_pages += pages;
-        unreadable->insert(unreadable->end(), bad.begin(), bad.end());
-        bad.clear();
-        if (opts.progress && read_pages - last_report >= 16384) {
-          opts.progress(read_pages, total_pages);
-          last_report = read_pages;
-        }
-        return failed.ok();
-      };
-      for (;;) {
-        std::deque<PageRange> mine;
-        Slice slice;
-        enum { kBatch, kSlice, kRead } what;
-        {
-          std::unique_lock<std::mutex> lock(mu);
-          for (;;) {
-            if (!failed.ok()) return;
-            if (opts.interrupted && opts.interrupted()) {
-              fail(absl::CancelledError("interrupted: the target runs on, no image was written"));
-              return;
-            }
-            if (!preread.empty() || !ready.empty() || !slow.empty() || !producing) break;
-            cv.wait(lock);
-          }
-          if (!preread.empty()) {
-            b = std::move(preread.back());
-            preread.pop_back();
-            what = kBatch;
-          } else if (!ready.empty()) {
-            slice = std::move(ready.front());
-            ready.pop_front();
-            what = kSlice;
-          } else {
-            // One batch worth of ranges off the shared cursor; read outside the lock.
-            TakeFront(slow, kBatchPages * 4096, &mine);
-            if (mine.empty()) return;  // nothing left and nothing to come
-            what = kRead;
-          }
-        }
-        if (what == kBatch) {
-          if (!stored(store.AddBatch(w, b.addrs.data(), b.data(), b.addrs.size()), b.addrs.size())) return;
-        } else if (what == kSlice) {
-          absl::Status st = store.AddBatch(w, slice.addrs.data(), slice.data, slice.addrs.size());
-          {
-            std::lock_guard<std::mutex> lock(mu);
-            in_use[slice.slot]--;
-          }
-          cv.notify_all();
-          if (!stored(st, slice.addrs.size())) return;
-        } else {
-          while (reader.Next(mine, b, &bad))
-            if (!stored(store.AddBatch(w, b.addrs.data(), b.data(), b.addrs.size()), b.addrs.size())) return;
-        }
-      }
-    });
-  }
-  // The producer: this thread holds the copy under ptrace, so it alone can drive the pump.
-  for (int slot = 0; pump && !todo.empty(); slot = (slot + 1) % CopyPump::kSlots) {
-    std::vector<CopyPump::Range> ranges;
-    TakeFront(todo, CopyPump::kSlotBytes, &ranges);
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return in_use[slot] == 0 || !failed.ok(); });
-      if (!failed.ok()) break;
-    }
-    absl::StatusOr<const uint8_t*> data = pump->Fill(slot, ranges);
-    std::lock_guard<std::mutex> lock(mu);
-    if (!data.ok()) {
-      if (absl::IsNotFound(data.status())) {  // the copy died: nothing of it can be read
-        fail(data.status());
-        break;
-      }
-      // A range the copy cannot read (EFAULT): the workers read these page by page.
-      for (const CopyPump::Range& r : ranges) slow.push_back({r.start, r.end});
-      cv.notify_all();
-      continue;
-    }
-    size_t k = 0;  // page index in the slot
-    Slice cur;
-    cur.slot = slot;
-    for (const CopyPump::Range& r : ranges) {
-      for (uint64_t a = r.start; a < r.end; a += 4096) {
-        if (cur.addrs.empty()) cur.data = *data + k * 4096;
-        cur.addrs.push_back(a);
-        k++;
-        if (cur.addrs.size() == kBatchPages) {
-          in_use[slot]++;
-          ready.push_back(std::move(cur));
-          cur = Slice{};
-          cur.slot = slot;
-        }
-      }
-    }
-    if (!cur.addrs.empty()) {
-      in_use[slot]++;
-      ready.push_back(std::move(cur));
-    }
-    cv.notify_all();
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    producing = false;
-  }
-  cv.notify_all();
-  for (auto& t : workers) t.join();  // no worker reads the pump's memory after this
-  if (opts.progress) opts.progress(total_pages, total_pages);
-  return failed;
 }
 
 nlohmann::json ThreadRegs(pid_t tid) {
@@ -486,10 +245,9 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
   RETURN_IF_ERROR(check_interrupt());
   base::UniqueFd pagemap(open(absl::StrFormat("/proc/%d/pagemap", pid).c_str(), O_RDONLY | O_CLOEXEC));
   if (!pagemap) return base::ErrnoError("open(/proc/%d/pagemap)", pid);
-  // Only a copy made by fork needs it, and an incremental uffd-wp snapshot rarely forks: it reads
-  // /proc/PID/smaps (~10 ms per GiB) only when it does.
+  // Start addresses of mappings that the copy made by fork does not hold faithfully (learned
+  // from the copy itself, in the stop window: see NotForkSafe).
   std::set<uint64_t> not_fork_safe;
-  if (sum.method != "uffd-wp") not_fork_safe = NotForkSafe(pid);
   uint64_t rss_pages = 0;
   {
     std::string statm = ReadText(absl::StrFormat("/proc/%d/statm", pid));
@@ -513,13 +271,19 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
   }
   mark("register");
 
+  // The workers start now and wait for pages (declaration order is teardown order: the
+  // pipeline's workers are joined before the pump's slots and the store go).
+  PageStore store(writer.get(), parent.get(), kWorkers, opts.zstd_level);
+  std::unique_ptr<CopyPump> pump;
+  Pipeline pipeline(store, kWorkers, opts.progress, opts.interrupted);
+
   // ---- Pre-copy (incremental uffd-wp, target running) ----
   // Pages written since the parent are found (fast scan), re-protected at once, and copied while
-  // the target runs. At the stop, a page written again since this scan shows as written and is
-  // copied again; one that is not is unchanged since the copy. So the stop window copies only
-  // what was written during the last few milliseconds.
-  std::vector<Batch> precopy;
-  std::vector<uint64_t> precopied;  // addresses of the pre-copied pages, ascending
+  // the target runs; the workers store them as they come, provisionally. At the stop, a page
+  // written again since this scan shows as written and is copied again (its pre-copy is
+  // dropped); one that is not is unchanged since the copy. So the stop window copies only what
+  // was written during the last few milliseconds.
+  std::vector<uint64_t> precopied;  // addresses of the pre-copied (provisional) pages, ascending
   std::vector<uint64_t> unreadable;
   if (sum.method == "uffd-wp" && opts.copy != CopyMode::kFork) {
     ASSIGN_OR_RETURN(std::vector<Mapping> pre, ReadMaps(pid));
@@ -534,8 +298,7 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
     for (const Mapping& m : pre) {
       auto it = std::lower_bound(w1.begin(), w1.end(), m.start, [](const Region& g, uint64_t a) { return g.end <= a; });
       if (it == w1.end() || it->start >= m.end || !SkipReason(m).empty()) continue;
-      RETURN_IF_ERROR(PagemapScan(pagemap.get(), m.start, m.end, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-                                  PAGE_IS_PRESENT | PAGE_IS_SWAPPED, &present_now));
+      RETURN_IF_ERROR(PagemapPresent(pagemap.get(), m.start, m.end, &present_now));
     }
     size_t j = 0;
     for (const Region& g : w1) {  // p1 = w1 ∩ present_now (both ascending)
@@ -552,10 +315,10 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
       for (const Region& g : p1) ranges.push_back({g.start, g.end});
       Reader reader(pid, /*via_mem=*/false);
       for (;;) {
-        Batch b;
-        if (!reader.Next(ranges, b, &unreadable)) break;
+        Batch b = pipeline.TakeBuffer(/*may_wait=*/true);
+        if (!reader.Next(ranges, b, &unreadable, Pipeline::kFeedPages)) break;
         precopied.insert(precopied.end(), b.addrs.begin(), b.addrs.end());
-        precopy.push_back(std::move(b));
+        pipeline.Feed(std::move(b), /*provisional=*/true);
       }
     }
     mark("pre-copy");
@@ -563,6 +326,7 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
   std::vector<bool> keep(precopied.size(), false);
   // ---- The stop ----
   RETURN_IF_ERROR(check_interrupt());
+  pipeline.Hold(true);
   RETURN_IF_ERROR(stop.Stop(pid));
   mark("stop");
   ASSIGN_OR_RETURN(std::vector<Mapping> maps, ReadMaps(pid));
@@ -587,6 +351,42 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
                         (opts.copy == CopyMode::kAuto && !incremental_uffd && rss_pages * 4096 > kDirectCopyLimit);
   sum.copy = use_fork ? "fork" : "direct";
 
+  // The copy is made first in the stop window: which mappings it does not hold faithfully is
+  // learned from it, and those are read from the target before it resumes.
+  pid_t copy = 0;
+  auto fork_copy = [&]() -> absl::Status {
+    if (copy) return absl::OkStatus();
+    auto inj = remote::Injector::Attach(stop.tids().front());
+    if (!inj.ok()) return inj.status();
+    auto forked = (*inj)->ForkHeld();
+    absl::Status restored = (*inj)->Restore();
+    stop.SetResumeSignal((*inj)->tid(), (*inj)->ResumeSignal());
+    if (!forked.ok()) return forked.status();
+    copy = *forked;
+    RETURN_IF_ERROR(restored);
+    ASSIGN_OR_RETURN(not_fork_safe, NotForkSafe(pagemap.get(), copy, maps));
+    return absl::OkStatus();
+  };
+  // The held copy dies with clonebot (PTRACE_O_EXITKILL). Otherwise it is killed once read
+  // (its teardown overlaps the index), and its zombie is reaped inside the target in a last short
+  // stop, so the target never sees it.
+  auto end_copy = absl::MakeCleanup([&] {
+    if (!copy) return;
+    (void)remote::KillHeldFork(copy, nullptr);
+    if (stop.stopped() || stop.Restop().ok()) {
+      auto inj = remote::Injector::Attach(stop.tids().front());
+      if (inj.ok()) {
+        (void)remote::KillHeldFork(copy, inj->get());
+        (void)(*inj)->Restore();
+        stop.SetResumeSignal((*inj)->tid(), (*inj)->ResumeSignal());
+      }
+      (void)stop.Resume();
+    }
+    copy = 0;
+  });
+  if (use_fork) RETURN_IF_ERROR(fork_copy());
+  mark("fork");
+
   // 1. Written since the last reset, and re-protected (PAGEMAP_SCAN's fast path: only
   //    PAGE_IS_WRITTEN asked and returned, ~0.6 ms per GiB). May include holes (zero now).
   std::vector<Region> written;
@@ -607,13 +407,12 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
     }
   }
   mark("scan-written");
-  // 2. Present or swapped pages (~2.7 ms per GiB): an incremental snapshot needs them at the
+  // 2. Present or swapped pages (~1 ms per GiB): an incremental snapshot needs them at the
   //    stop (a page can become a hole, even lose its page table, without being "written").
   std::vector<Region> present;
   auto scan_present = [&](int fd, const Mapping& m, std::vector<Region>* out) -> absl::Status {
     if (have_scan) {
-      absl::Status st = PagemapScan(fd, m.start, m.end, 0, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-                                    PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_WPALLOWED, out);
+      absl::Status st = PagemapPresent(fd, m.start, m.end, out);
       if (st.ok()) return st;
       have_scan = false;
     }
@@ -683,7 +482,7 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
     for (const PageRange& r : direct) bytes += r.end - r.start;
     if (opts.copy == CopyMode::kFork || bytes > kDirectCopyLimit) {
       use_fork = true;
-      not_fork_safe = NotForkSafe(pid);
+      RETURN_IF_ERROR(fork_copy());
       sum.copy = "fork";
       std::deque<PageRange> all = std::move(direct);
       direct.clear();
@@ -691,64 +490,27 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
     }
   }
   // Copy what must be copied while stopped.
-  std::vector<Batch> preread;
+  std::vector<Batch> copied;  // fed to the workers once the target runs again
   {
     Reader reader(pid, /*via_mem=*/false);
-    Batch b;
-    while (reader.Next(direct, b, &unreadable)) preread.push_back(std::move(b));
+    for (;;) {
+      Batch b = pipeline.TakeBuffer(/*may_wait=*/false);
+      if (!reader.Next(direct, b, &unreadable, Pipeline::kFeedPages)) break;
+      sum.pages_written += b.addrs.size();
+      copied.push_back(std::move(b));
+    }
   }
   mark("copy-stopped");
-  pid_t copy = 0;
-  if (use_fork) {
-    auto inj = remote::Injector::Attach(stop.tids().front());
-    if (!inj.ok()) return inj.status();
-    auto forked = (*inj)->ForkHeld();
-    absl::Status restored = (*inj)->Restore();
-    stop.SetResumeSignal((*inj)->tid(), (*inj)->ResumeSignal());
-    if (!forked.ok()) return forked.status();
-    RETURN_IF_ERROR(restored);
-    copy = *forked;
-  }
-  mark("fork");
   RETURN_IF_ERROR(stop.Resume());
-  // From here on the target runs. The held copy dies with clonebot (PTRACE_O_EXITKILL).
-  auto end_copy = absl::MakeCleanup([&] {
-    if (!copy) return;
-    // Kill it while the target runs (tearing down a large copy takes tens of ms), then reap the
-    // zombie inside the target in a second short stop, so the target never sees it.
-    (void)remote::KillHeldFork(copy, nullptr);
-    if (stop.Restop().ok()) {
-      auto inj = remote::Injector::Attach(stop.tids().front());
-      if (inj.ok()) {
-        (void)remote::KillHeldFork(copy, inj->get());
-        (void)(*inj)->Restore();
-        stop.SetResumeSignal((*inj)->tid(), (*inj)->ResumeSignal());
-      } else {
-        (void)remote::KillHeldFork(copy, nullptr);
-      }
-      (void)stop.Resume();
-    } else {
-      (void)remote::KillHeldFork(copy, nullptr);
-    }
-    copy = 0;
-  });
-
+  pipeline.Hold(false);
+  for (Batch& b : copied) pipeline.Feed(std::move(b), /*provisional=*/false);
+  // From here on the target runs.
   mark("resume");
-  // Pre-copied pages still valid at the stop join the pages to store.
-  size_t pc_index = 0;
-  for (Batch& b : precopy) {
-    size_t out = 0;
-    for (size_t i = 0; i < b.addrs.size(); i++, pc_index++) {
-      if (!keep[pc_index]) continue;
-      if (out != i) {
-        memmove(b.data() + out * 4096, b.data() + i * 4096, 4096);
-        b.addrs[out] = b.addrs[i];
-      }
-      out++;
-    }
-    b.addrs.resize(out);
-    if (out) preread.push_back(std::move(b));
-  }
+  // Pre-copied pages still valid at the stop are kept; the others were read again or are gone.
+  std::vector<uint64_t> kept;
+  for (size_t i = 0; i < precopied.size(); i++)
+    if (keep[i]) kept.push_back(precopied[i]);
+  sum.pages_written += kept.size();
   if (copy && !incremental_uffd) {
     base::UniqueFd copy_pagemap(open(absl::StrFormat("/proc/%d/pagemap", copy).c_str(), O_RDONLY | O_CLOEXEC));
     if (!copy_pagemap) return base::ErrnoError("open(/proc/%d/pagemap)", copy);
@@ -768,12 +530,10 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
   }
   sum.pages_scanned = stored_pages;
   for (const PageRange& r : todo) sum.pages_written += (r.end - r.start) / 4096;
-  for (const Batch& b : preread) sum.pages_written += b.addrs.size();
   sum.pages_written += unreadable.size();
 
   // ---- Read, hash, deduplicate, compress, write ----
-  PageStore store(writer.get(), parent.get(), kWorkers, opts.zstd_level);
-  std::unique_ptr<CopyPump> pump;
+  pipeline.SetTotal(sum.pages_written);
   if (copy && !getenv("CLONEBOT_SNAPSHOT_NO_PUMP")) {
     auto p = CopyPump::Create(pid, copy);
     if (p.ok()) {
@@ -784,13 +544,16 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
     }
   }
   if (copy) mark("pump");
-  RETURN_IF_ERROR(RunPipeline(copy ? copy : pid, std::move(todo), std::move(preread), store, sum.pages_written,
-                              opts, copy != 0, pump.get(), &unreadable));
+  pipeline.SetSource(copy ? copy : pid, /*via_mem=*/copy != 0);
+  if (pump)
+    pipeline.RunPump(pump.get(), std::move(todo));
+  else
+    pipeline.AddRanges(std::move(todo));
+  RETURN_IF_ERROR(pipeline.Finish(&unreadable));
   pump.reset();
+  if (copy) kill(copy, SIGKILL);  // its memory is torn down while the index is built
   mark("read+pack");
-  std::move(end_copy).Invoke();
   RETURN_IF_ERROR(check_interrupt());
-  mark("reap");
   // A mapping with pages that could not be read is recorded as not stored, with the reason.
   for (uint64_t a : unreadable)
     for (MappingRecord& r : records)
@@ -799,7 +562,7 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
 
   std::vector<image::Descriptor> layers;
   std::vector<image::Descriptor> packs;
-  ASSIGN_OR_RETURN(PageIndex index, store.Finish(inherit, &packs));
+  ASSIGN_OR_RETURN(PageIndex index, store.Finish(inherit, &packs, kept));
   std::vector<uint8_t> index_bytes = index.Serialize();
   ASSIGN_OR_RETURN(image::Descriptor index_desc, writer->PutBlob(kIndexMediaType, index_bytes));
   layers.push_back(index_desc);
@@ -872,6 +635,8 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
   sum.bytes_stored = manifest.size + cfg_desc.size;
   for (const auto& l : layers) sum.bytes_stored += l.size;
   mark("commit");
+  std::move(end_copy).Invoke();
+  mark("reap");
   if (tracker) (void)state.SetLast({manifest.digest, tracker->fd_in_target()});
   sum.total_ns = base::MonotonicNs() - t0;
   return sum;

@@ -3,11 +3,14 @@
 // The target is held in a ptrace-stop only while it must be:
 //  - a full snapshot stops it once to list its mappings and pages and to fork a copy-on-write
 //    copy of it (remote::Injector::ForkHeld); it runs again while the copy is read, and the copy
-//    is then killed and reaped inside the target in a second, short stop;
-//  - an incremental snapshot with uffd-wp tracking stops it to scan and re-protect the written
-//    pages and, when they are few (<= 64 MiB), copies them before resuming it.
-// Compression, hashing and writing happen after the target runs again. The image is written to
-// a partial directory and renamed into place only when complete (image::LayoutWriter).
+//    is then killed and, once the image is committed, reaped inside the target in a second,
+//    short stop;
+//  - an incremental snapshot with uffd-wp tracking reads the pages written since its parent
+//    while the target runs, then stops it to scan and re-protect the pages written since and,
+//    when they are few (<= 64 MiB), copies them before resuming it.
+// Hashing, compression and writing never happen while the target is stopped. The image is
+// written to a partial directory and renamed into place only when complete
+// (image::LayoutWriter).
 #pragma once
 
 #include <sys/types.h>

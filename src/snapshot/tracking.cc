@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -37,7 +38,7 @@ void MkdirP(const std::string& dir) {
 
 absl::Status PagemapScan(int pagemap_fd, uint64_t start, uint64_t end, uint64_t flags,
                          uint64_t category_mask, uint64_t anyof_mask, uint64_t return_mask,
-                         std::vector<Region>* out) {
+                         std::vector<Region>* out, uint64_t inverted, uint64_t max_pages) {
   page_region vec[512];
   const size_t first = out->size();  // merge only regions of this call
   while (start < end) {
@@ -48,6 +49,8 @@ absl::Status PagemapScan(int pagemap_fd, uint64_t start, uint64_t end, uint64_t 
     arg.end = end;
     arg.vec = reinterpret_cast<uint64_t>(vec);
     arg.vec_len = 512;
+    arg.category_inverted = inverted;
+    arg.max_pages = max_pages;
     arg.category_mask = category_mask;
     arg.category_anyof_mask = anyof_mask;
     arg.return_mask = return_mask;
@@ -64,9 +67,48 @@ absl::Status PagemapScan(int pagemap_fd, uint64_t start, uint64_t end, uint64_t 
       else
         out->push_back({vec[i].start, vec[i].end, vec[i].categories});
     }
+    if (max_pages && n > 0) break;     // the kernel stopped at max_pages
     if (arg.walk_end <= start) break;  // no progress: never loop forever
     start = arg.walk_end;
   }
+  return absl::OkStatus();
+}
+
+absl::Status PagemapPresent(int pagemap_fd, uint64_t start, uint64_t end, std::vector<Region>* out) {
+  if (start >= end) return absl::OkStatus();
+  // The VMA's own category (uffd-wp registered or not) from its first page.
+  page_region head{};
+  pm_scan_arg probe{};
+  probe.size = sizeof probe;
+  probe.start = start;
+  probe.end = end;
+  probe.vec = reinterpret_cast<uint64_t>(&head);
+  probe.vec_len = 1;
+  probe.max_pages = 1;
+  probe.return_mask = PAGE_IS_WPALLOWED;
+  long n;
+  do {
+    n = ioctl(pagemap_fd, PAGEMAP_SCAN, &probe);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return base::ErrnoError("ioctl(PAGEMAP_SCAN, 0x%x-0x%x)", start, end);
+  const uint64_t cat = PAGE_IS_PRESENT | (n > 0 ? head.categories & PAGE_IS_WPALLOWED : 0);
+  std::vector<Region> holes;
+  RETURN_IF_ERROR(PagemapScan(pagemap_fd, start, end, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, PAGE_IS_PRESENT,
+                              &holes, /*inverted=*/PAGE_IS_PRESENT | PAGE_IS_SWAPPED));
+  uint64_t a = start;
+  const size_t first = out->size();  // merge only regions of this call
+  auto add = [&](uint64_t s, uint64_t e) {
+    if (s >= e) return;
+    if (out->size() > first && out->back().end == s && out->back().categories == cat)
+      out->back().end = e;
+    else
+      out->push_back({s, e, cat});
+  };
+  for (const Region& h : holes) {
+    add(a, std::max(a, h.start));
+    a = std::max(a, h.end);
+  }
+  add(a, end);
   return absl::OkStatus();
 }
 

@@ -45,10 +45,18 @@ struct Region {
 };
 
 // PAGEMAP_SCAN over [start, end) of |pagemap_fd| (a /proc/PID/pagemap), following walk_end until
-// the whole range is walked. Appends to |out|.
+// the whole range is walked. Appends to |out|. |inverted| is the scan's category_inverted. With
+// |max_pages|, stops once that many pages matched (one call: the kernel stops there).
 absl::Status PagemapScan(int pagemap_fd, uint64_t start, uint64_t end, uint64_t flags,
                          uint64_t category_mask, uint64_t anyof_mask, uint64_t return_mask,
-                         std::vector<Region>* out);
+                         std::vector<Region>* out, uint64_t inverted = 0, uint64_t max_pages = 0);
+
+// Present-or-swapped page ranges of [start, end), which must be one VMA, by PAGEMAP_SCAN:
+// categories PAGE_IS_PRESENT, plus PAGE_IS_WPALLOWED if the VMA is registered for uffd-wp.
+// Swapped pages and uffd-wp markers count as present (no PAGE_IS_SWAPPED distinction). It scans
+// for the holes and returns the rest: the kernel's per-page output step is what a scan for
+// present pages pays (~4-5 ms per populated GiB here); the hole scan costs ~1 ms.
+absl::Status PagemapPresent(int pagemap_fd, uint64_t start, uint64_t end, std::vector<Region>* out);
 
 // Present-or-swapped page ranges of [start, end) from plain /proc/PID/pagemap entries, for
 // kernels without PAGEMAP_SCAN. Categories: PAGE_IS_PRESENT/SWAPPED/FILE, and PAGE_IS_WRITTEN

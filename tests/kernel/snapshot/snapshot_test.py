@@ -736,6 +736,26 @@ def case_fork(env):
     t.assert_alive("after fork snapshots")
 
 
+def case_fork_unsafe(env):
+    """Mappings a fork does not copy (MADV_DONTFORK) or copies empty (MADV_WIPEONFORK) are read
+    from the target in the stop window, not from the copy: a full snapshot through the fork
+    extracts them exactly."""
+    t = Target(env, NPAGES)
+    n = 16
+    want = b"".join(pattern.pattern(77, i) for i in range(n))
+    for advice in ("dontfork", "wipeonfork"):
+        naddr = int(t.cmd("N %d %s" % (n, advice)).split()[1], 16)
+        s = env.snapshot(t, advice, extra=["--fork"])
+        check(s["copy"].startswith("fork"), "%s: copy %r" % (advice, s["copy"]))
+        got = env.extract(advice, naddr, n * PAGE)
+        check(got == want, "%s region: extract differs from the target's memory" % advice)
+        env.check_extract(advice, t, t.model)
+        t.cmd("U")
+    ch = t.children()
+    check(ch == {"SIGCHLD": 0, "ZOMBIES": 0, "CHILDREN": 0}, "target's children: %r" % ch)
+    t.assert_alive("after fork-unsafe snapshots")
+
+
 def case_killed_mid(env):
     # Round 1 kills the target 20 ms after clonebot starts (often before it attaches under
     # load); round 2 kills it 20 ms after clonebot is seen attached (TracerPid), mid-snapshot.
@@ -971,6 +991,7 @@ CASES = {
     "no_such_pid": case_no_such_pid,
     "corrupt_image": case_corrupt_image,
     "fork": case_fork,
+    "fork_unsafe": case_fork_unsafe,
     "foreign_parent": case_foreign_parent,
 }
 

@@ -124,5 +124,44 @@ TEST(PageStore, RandomPagesGoToRawFrames) {
   system(("rm -rf " + dir.substr(0, dir.rfind('/'))).c_str());
 }
 
+// Pre-copied (provisional) pages enter the index only when Finish names them, and a page also
+// added for real keeps the real bytes.
+TEST(PageStore, ProvisionalPagesNeedToBeKept) {
+  std::string dir = TempDir() + "/img";
+  auto w = image::LayoutWriter::Create(dir);
+  ASSERT_TRUE(w.ok()) << w.status();
+  PageStore store(w->get(), nullptr, 2);
+  auto page = [](uint8_t v) { return std::vector<uint8_t>(4096, v); };
+  const uint64_t a = 0x100000, b = 0x101000, c = 0x102000, d = 0x103000;
+  std::vector<uint64_t> pre_addrs = {a, b, c};
+  std::vector<uint8_t> pre;
+  for (uint8_t v : {1, 2, 3}) {
+    auto p = page(v);
+    pre.insert(pre.end(), p.begin(), p.end());
+  }
+  ASSERT_TRUE(store.AddBatch(0, pre_addrs.data(), pre.data(), 3, /*provisional=*/true).ok());
+  std::vector<uint64_t> real_addrs = {b, d};
+  std::vector<uint8_t> real;
+  for (uint8_t v : {22, 4}) {
+    auto p = page(v);
+    real.insert(real.end(), p.begin(), p.end());
+  }
+  ASSERT_TRUE(store.AddBatch(1, real_addrs.data(), real.data(), 2).ok());
+  ASSERT_TRUE(store.FinishWorker(1).ok());
+  std::vector<image::Descriptor> packs;
+  auto idx = store.Finish({}, &packs, /*keep=*/{a, b});
+  ASSERT_TRUE(idx.ok()) << idx.status();
+  std::vector<std::pair<uint64_t, PageHash>> got;
+  for (const snapshot::Run& r : idx->runs)
+    for (uint32_t i = 0; i < r.npages; i++)
+      got.push_back({r.start + i * 4096ull, idx->blocks[idx->refs[r.first_ref + i]].hash});
+  std::vector<std::pair<uint64_t, PageHash>> want = {
+      {a, HashPage(page(1).data())}, {b, HashPage(page(22).data())}, {d, HashPage(page(4).data())}};
+  EXPECT_EQ(got, want);
+  // Adding to a finished worker is refused.
+  EXPECT_FALSE(store.AddBatch(1, real_addrs.data(), real.data(), 1).ok());
+  system(("rm -rf " + dir.substr(0, dir.rfind('/'))).c_str());
+}
+
 }  // namespace
 }  // namespace clonebot::snapshot

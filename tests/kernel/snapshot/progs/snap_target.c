@@ -13,7 +13,8 @@
 // read from stdin:
 //   W <seed> <i> ...   rewrite pages i... with pattern(seed, i)        -> OK
 //   Z <i> ...          madvise(MADV_DONTNEED) pages i...                -> OK
-//   N <npages>         map a second region (guarded like the first),
+//   N <npages> [dontfork|wipeonfork]
+//                      map a second region (guarded like the first), with that madvise,
 //                      page i = pattern(77, i)                          -> OK <hex addr>
 //   U                  unmap the region made by N                       -> OK
 //   S                  largest gap seen by the ticker thread since the
@@ -291,11 +292,16 @@ int main(int argc, char** argv) {
     } else if (!strcmp(cmd, "N")) {
       tok = strtok_r(NULL, " \t", &save);
       size_t n = tok ? strtoull(tok, NULL, 0) : 0;
-      if (extra || n == 0) {
-        say("ERR N needs a count and no region made by N");
+      const char* advice = strtok_r(NULL, " \t", &save);
+      int adv = -1;
+      if (advice && !strcmp(advice, "dontfork")) adv = MADV_DONTFORK;
+      if (advice && !strcmp(advice, "wipeonfork")) adv = MADV_WIPEONFORK;
+      if (extra || n == 0 || (advice && adv < 0)) {
+        say("ERR N needs a count, an optional dontfork|wipeonfork, and no region made by N");
       } else {
         extra = map_guarded(n);
         extra_n = n;
+        if (adv >= 0 && madvise(extra, n * page_size, adv)) die("madvise");
         for (size_t i = 0; i < n; i++) fill_pattern(extra + i * page_size, 77, i);
         say("OK %" PRIxPTR, (uintptr_t)extra);
       }
