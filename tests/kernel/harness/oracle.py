@@ -460,7 +460,7 @@ STTIME_RE = re.compile(r"\b(st_[amc]time(?:_nsec)?|stx_[abcm]time)=(\{[^}]*\}|[^
 INO_RE = re.compile(r"\b(st_ino|stx_ino|d_ino|ino|inode)=\d+")
 PORT_RE = re.compile(r"htons\((\d+)\)")
 SIPID_RE = re.compile(r"\b(si_pid|parent_tid|child_tid|pid)=\[?(\d+)\]?")
-NUMTOK_RE = re.compile(r"(?<![\w.\"])(\d+)(?![\w.])")
+WHOLE_PID_RE = re.compile(r"-?\d+")
 STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 PIDINSTR_RE = re.compile(r"(?<![0-9\\])(\d{3,7})(?![0-9])")
 
@@ -490,8 +490,12 @@ class Normaliser:
             s = STRING_RE.sub('"RANDOM"', s)
         s = SIPID_RE.sub(lambda m: m.group(0).replace(m.group(2), self.pid(int(m.group(2))))
                          if int(m.group(2)) in self.labels else m.group(0), s)
-        if name in PID_ARG_SYSCALLS:
-            s = NUMTOK_RE.sub(lambda m: self.labels.get(int(m.group(1)), m.group(1)), s)
+        # A pid argument is a whole argument ("1234", "-1234" for a group): a number inside a
+        # larger one ("8192*1024" of prlimit64) is not a pid even when it equals one.
+        if name in PID_ARG_SYSCALLS and WHOLE_PID_RE.fullmatch(s):
+            sign, num = s[:len(s) - len(s.lstrip("-"))], s.lstrip("-")
+            if int(num) in self.labels:
+                s = sign + self.labels[int(num)]
         if '"' in s:    # "/proc/1234/stat", readlink("/proc/self") = "1234"
             s = STRING_RE.sub(lambda m: PIDINSTR_RE.sub(
                 lambda n: self.labels.get(int(n.group(1)), n.group(1))
