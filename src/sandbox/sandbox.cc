@@ -426,7 +426,9 @@ absl::StatusOr<Report> Run(const Spec& spec) {
   }
   report.peak_memory = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
   report.peak_memory_source = "rusage";
-  if (cgroup) {
+  // The cgroup's counters matter to a report, or to say which limit ended a run that did not
+  // exit 0; a run that did, with no report asked, skips reading them (~0.15 ms of cgroupfs).
+  if (cgroup && (spec.want_cgroup_stats || report.signaled || report.exit_code != 0)) {
     RunCgroup::Stats s = cgroup->ReadStats();
     if (s.peak_memory > 0) {
       report.peak_memory = s.peak_memory;
@@ -434,6 +436,8 @@ absl::StatusOr<Report> Run(const Spec& spec) {
     }
     report.oom_kills = s.oom_kills;
     report.pids_max_hits = s.pids_max_hits;
+  }
+  if (cgroup) {
     if (absl::Status d = cgroup->Destroy(); !d.ok())
       fprintf(stderr, "clonebot: run: warning: %s\n", std::string(d.message()).c_str());
   }

@@ -135,9 +135,18 @@ absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> byte
 }
 
 int64_t PageIndexView::FindBlock(const PageHash& hash) const {
-  auto it = std::lower_bound(blocks.begin(), blocks.end(), hash,
+  // XXH3 hashes are uniform: start where |hash| would sit, widen the window until it brackets
+  // |hash|, then search it. A few cache misses instead of log2(n) (17 for 1 GiB): the parent's
+  // lookups were ~1 us a page of an incremental snapshot.
+  const size_t n = blocks.size();
+  if (n == 0) return -1;
+  size_t lo = static_cast<size_t>((static_cast<unsigned __int128>(hash.hi) * n) >> 64), hi = lo + 1;
+  for (size_t step = 4; lo > 0 && hash < blocks[lo].hash; step *= 2) lo = lo > step ? lo - step : 0;
+  for (size_t step = 4; hi < n && !(hash < blocks[hi].hash); step *= 2) hi = std::min(n, hi + step);
+  // Now blocks[lo] <= hash (or lo == 0) and hash < blocks[hi] (or hi == n).
+  auto it = std::lower_bound(blocks.begin() + lo, blocks.begin() + hi, hash,
                              [](const Block& b, const PageHash& h) { return b.hash < h; });
-  if (it == blocks.end() || !(it->hash == hash)) return -1;
+  if (it == blocks.begin() + hi || !(it->hash == hash)) return -1;
   return it - blocks.begin();
 }
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <random>
 #include <vector>
 
 namespace clonebot::snapshot {
@@ -29,6 +31,46 @@ PageIndex Sample() {
   idx.runs.push_back({0x9000, 1, RunKind::kData, 2});
   idx.refs = {2, 0, 1};
   return idx;
+}
+
+// FindBlock (interpolation, then a bracketed search) agrees with a plain binary search for
+// hashes present and absent, at the ends, in skewed and in tiny indexes.
+TEST(PageIndex, FindBlockAgreesWithBinarySearch) {
+  std::mt19937_64 rng(11);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{7}, size_t{1000}, size_t{50000}}) {
+    for (bool skewed : {false, true}) {
+      PageIndex idx;
+      idx.packs.push_back(Sha256{});
+      std::vector<PageHash> hs;
+      for (size_t i = 0; i < n; i++) {
+        uint64_t hi = rng();
+        if (skewed) hi >>= 40;  // all near zero: the guess is far off
+        hs.push_back({hi, rng()});
+      }
+      std::sort(hs.begin(), hs.end());
+      hs.erase(std::unique(hs.begin(), hs.end()), hs.end());
+      for (const PageHash& h : hs) {
+        Block b;
+        b.hash = h;
+        idx.blocks.push_back(b);
+      }
+      std::vector<uint8_t> bytes = idx.Serialize();
+      std::vector<uint64_t> aligned((bytes.size() + 7) / 8);
+      memcpy(aligned.data(), bytes.data(), bytes.size());
+      auto view = PageIndexView::Parse({reinterpret_cast<const uint8_t*>(aligned.data()), bytes.size()});
+      ASSERT_TRUE(view.ok()) << view.status();
+      for (size_t i = 0; i < hs.size(); i++) ASSERT_EQ(view->FindBlock(hs[i]), static_cast<int64_t>(i)) << n;
+      for (int k = 0; k < 2000; k++) {
+        PageHash q{skewed ? rng() >> 40 : rng(), rng()};
+        bool present = std::binary_search(hs.begin(), hs.end(), q);
+        EXPECT_EQ(view->FindBlock(q) >= 0, present);
+      }
+      for (PageHash q : {PageHash{0, 0}, PageHash{~0ull, ~0ull}}) {
+        bool present = std::binary_search(hs.begin(), hs.end(), q);
+        EXPECT_EQ(view->FindBlock(q) >= 0, present);
+      }
+    }
+  }
 }
 
 TEST(PageIndex, RoundTrip) {
