@@ -77,21 +77,10 @@ absl::Status PagemapScan(int pagemap_fd, uint64_t start, uint64_t end, uint64_t 
 absl::Status PagemapPresent(int pagemap_fd, uint64_t start, uint64_t end, std::vector<Region>* out) {
   if (start >= end) return absl::OkStatus();
   // The VMA's own category (uffd-wp registered or not) from its first page.
-  page_region head{};
-  pm_scan_arg probe{};
-  probe.size = sizeof probe;
-  probe.start = start;
-  probe.end = end;
-  probe.vec = reinterpret_cast<uint64_t>(&head);
-  probe.vec_len = 1;
-  probe.max_pages = 1;
-  probe.return_mask = PAGE_IS_WPALLOWED;
-  long n;
-  do {
-    n = ioctl(pagemap_fd, PAGEMAP_SCAN, &probe);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return base::ErrnoError("ioctl(PAGEMAP_SCAN, 0x%x-0x%x)", start, end);
-  const uint64_t cat = PAGE_IS_PRESENT | (n > 0 ? head.categories & PAGE_IS_WPALLOWED : 0);
+  std::vector<Region> head;
+  RETURN_IF_ERROR(PagemapScan(pagemap_fd, start, end, 0, 0, 0, PAGE_IS_WPALLOWED, &head, /*inverted=*/0,
+                              /*max_pages=*/1));
+  const uint64_t cat = PAGE_IS_PRESENT | (head.empty() ? 0 : head[0].categories & PAGE_IS_WPALLOWED);
   std::vector<Region> holes;
   RETURN_IF_ERROR(PagemapScan(pagemap_fd, start, end, 0, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, 0, PAGE_IS_PRESENT,
                               &holes, /*inverted=*/PAGE_IS_PRESENT | PAGE_IS_SWAPPED));

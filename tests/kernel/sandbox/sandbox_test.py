@@ -143,6 +143,11 @@ def case_oom():
     check(rep is not None and rep["ended_by"] == "oom" and rep["oom_kills"] >= 1, f"report says oom ({rep})")
     check("memory limit" in p.stderr, "one line says the memory limit ended it")
     check(rep is not None and rep["peak_memory_bytes"] <= 80 << 20, "peak memory stays near the limit")
+    # Without --report the cgroup's counters are read only for a run that did not exit 0: this
+    # one must still be named.
+    p = run(["--memory-max", "64M"], [ARGS.probe, "memhog", "512"], timeout=60)
+    check(p.returncode == 137 and "memory limit" in p.stderr,
+          f"without --report: exit 137 and one line naming the memory limit ({p.returncode}, {p.stderr.strip()[:300]})")
     p = run(["--memory-max", "256M", "--report", "json"], [ARGS.probe, "memhog", "32"])
     rep = report_of(p.stderr)
     check(p.returncode == 0 and rep["ended_by"] == "exit" and rep["peak_memory_bytes"] >= 32 << 20,
