@@ -227,9 +227,9 @@ absl::Status RunCgroup::MaterializeV1() {
   if (limits_.memory_max) {
     const std::string& d = v1_dirs_["memory"];
     if (auto st = WriteFile(d + "/memory.limit_in_bytes", absl::StrCat(*limits_.memory_max)); !st.ok()) return fail(st);
-    // With swap accounting, memory+swap gets the same limit (no escape by swapping).
-    if (access((d + "/memory.memsw.limit_in_bytes").c_str(), F_OK) == 0)
-      (void)WriteFile(d + "/memory.memsw.limit_in_bytes", absl::StrCat(*limits_.memory_max));
+    // With swap accounting, memory+swap gets the same limit (no escape by swapping); without
+    // it, the file does not exist.
+    (void)WriteFile(d + "/memory.memsw.limit_in_bytes", absl::StrCat(*limits_.memory_max));
   }
   if (limits_.pids_max)
     if (auto st = WriteFile(v1_dirs_["pids"] + "/pids.max", absl::StrCat(*limits_.pids_max)); !st.ok()) return fail(st);
@@ -289,13 +289,19 @@ void RunCgroup::KillAll() {
 }
 
 absl::Status RunCgroup::Destroy() {
-  absl::Status first;
-  // Normally empty by now (the pid namespace died with its init); if not, kill what is left.
-  auto busy = [](const std::string& d) { return !d.empty() && rmdir(d.c_str()) != 0 && errno == EBUSY; };
-  bool any_busy = busy(v2_dir_);
-  for (const std::string& d : made_) any_busy = busy(d) || any_busy;
-  if (any_busy) KillAll();
+  // Normally empty by now (the pid namespace died with its init): one rmdir each. If one is
+  // still busy, kill what is left and retry.
+  auto gone = [](const std::string& d) { return d.empty() || rmdir(d.c_str()) == 0 || errno == ENOENT; };
+  bool all_gone = gone(v2_dir_);
+  if (all_gone) v2_dir_.clear();
+  for (auto it = made_.begin(); it != made_.end();) {
+    if (gone(*it)) it = made_.erase(it);
+    else { all_gone = false; ++it; }
+  }
   v2_dir_fd_.reset();
+  if (all_gone) return absl::OkStatus();
+  KillAll();
+  absl::Status first;
   if (!v2_dir_.empty()) {
     first.Update(RemoveDir(v2_dir_));
     if (first.ok()) v2_dir_.clear();

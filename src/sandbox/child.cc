@@ -4,8 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/futex.h>
 #include <linux/landlock.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -73,6 +76,108 @@ int LoopbackUp() {
   close(s);
   return err;
 }
+
+// The network namespace is made on a thread of init while init builds the mount tree: the
+// kernel takes ~1 ms to set one up (every pernet subsystem, the lo device), as long as all the
+// mounts. The thread shares init's TLS (a bare clone: no CLONE_SETTLS), so it must not touch
+// errno: it makes its syscalls raw and reports through g_net, which init reads only after the
+// kernel has cleared `tid` (CLONE_CHILD_CLEARTID) at the thread's exit. The thread gets a pid
+// of its own choosing (clone3 set_tid, which does not move the pid allocator's cursor), so the
+// payload is still pid 2.
+struct NetThread {
+  volatile pid_t tid = 0;  // futex word: set at the clone, cleared by the kernel at exit
+  int err = 0;             // errno of the failed step, 0 if ns_fd is valid
+  Stage stage = Stage::kNetNs;
+  int ns_fd = -1;          // the new namespace (SIOCGSKNS: O_CLOEXEC)
+};
+NetThread g_net;
+
+#if defined(__x86_64__)
+alignas(64) char g_net_stack[32 << 10];
+constexpr pid_t kNetThreadPid = 300;  // any pid but 2; below the smallest pid_max (301)
+
+// clone3(args), then in the child, on args->stack: fn(arg) and exit(2) of the task. Returns the
+// child's id or -errno. (glibc has no clone3 wrapper that switches stacks.)
+extern "C" long clonebot_clone3_run(clone_args* args, size_t size, int (*fn)(void*), void* arg);
+asm(R"(
+  .text
+  .p2align 4
+  .type clonebot_clone3_run, @function
+clonebot_clone3_run:
+  mov %rdx, %r8
+  mov %rcx, %r9
+  mov $435, %eax
+  syscall
+  test %rax, %rax
+  jz 1f
+  ret
+1:
+  xor %ebp, %ebp
+  mov %r9, %rdi
+  call *%r8
+  mov %eax, %edi
+  mov $60, %eax
+  syscall
+  ud2
+  .size clonebot_clone3_run, .-clonebot_clone3_run
+)");
+
+[[gnu::always_inline]] inline long RawSyscall(long nr, long a1, long a2 = 0, long a3 = 0) {
+  long ret;
+  asm volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a1), "S"(a2), "d"(a3) : "rcx", "r11", "memory");
+  return ret;
+}
+
+// No sanitizer instrumentation: it would run on a stack and a thread the runtime does not know.
+__attribute__((no_sanitize("address", "undefined"))) int NetThreadMain(void*) {
+  NetThread& t = g_net;
+  long rc = RawSyscall(SYS_unshare, CLONE_NEWNET);
+  if (rc < 0) {
+    t.err = static_cast<int>(-rc);
+    return 0;
+  }
+  t.stage = Stage::kLoopback;
+  long s = RawSyscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    t.err = static_cast<int>(-s);
+    return 0;
+  }
+  ifreq ifr;
+  for (size_t i = 0; i < sizeof ifr; i++) reinterpret_cast<volatile char*>(&ifr)[i] = 0;
+  ifr.ifr_name[0] = 'l';
+  ifr.ifr_name[1] = 'o';
+  rc = RawSyscall(SYS_ioctl, s, SIOCGIFFLAGS, reinterpret_cast<long>(&ifr));
+  if (rc == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    rc = RawSyscall(SYS_ioctl, s, SIOCSIFFLAGS, reinterpret_cast<long>(&ifr));
+  }
+  if (rc == 0) {
+    t.stage = Stage::kNetNs;
+    rc = RawSyscall(SYS_ioctl, s, SIOCGSKNS, 0);
+    if (rc >= 0) t.ns_fd = static_cast<int>(rc);
+  }
+  if (rc < 0) t.err = static_cast<int>(-rc);
+  RawSyscall(SYS_close, s);
+  return 0;
+}
+
+// Starts the thread; false if the kernel refuses (no clone3 or set_tid, pid_max too small):
+// then init makes the namespace itself.
+bool StartNetThread() {
+  clone_args ca{};
+  ca.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+             CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID;
+  ca.parent_tid = ca.child_tid = reinterpret_cast<uint64_t>(&g_net.tid);
+  ca.stack = reinterpret_cast<uint64_t>(g_net_stack);
+  ca.stack_size = sizeof g_net_stack;
+  pid_t tid = kNetThreadPid;
+  ca.set_tid = reinterpret_cast<uint64_t>(&tid);
+  ca.set_tid_size = 1;
+  return clonebot_clone3_run(&ca, sizeof ca, NetThreadMain, nullptr) > 0;
+}
+#else
+bool StartNetThread() { return false; }
+#endif
 
 int RunStep(const ChildPlan& p, const MountStep& s) {
   switch (s.kind) {
@@ -201,8 +306,11 @@ void InitMain(ChildPlan& p) {
   // lo, the mount tree's propagation and the detached clones of the bind sources.
   if (p.hostname != nullptr && sethostname(p.hostname, strlen(p.hostname)) != 0)
     Die(p, Stage::kHostname, 0, errno);
-  if (p.new_net)
+  const bool net_thread = p.new_net && StartNetThread();
+  if (p.new_net && !net_thread) {
+    if (unshare(CLONE_NEWNET) != 0) Die(p, Stage::kNetNs, 0, errno);
     if (int err = LoopbackUp(); err != 0) Die(p, Stage::kLoopback, 0, err);
+  }
 
   if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) Die(p, Stage::kMountPrivate, 0, errno);
   // Clone every source tree while the host's tree is still in place (the staging tmpfs may
@@ -246,6 +354,13 @@ void InitMain(ChildPlan& p) {
     if (chdir(p.cwd) != 0) Die(p, Stage::kCwd, 0, errno);
   } else if (p.fallback_cwd == nullptr || chdir(p.fallback_cwd) != 0) {
     if (chdir("/") != 0) Die(p, Stage::kCwd, 0, errno);
+  }
+
+  if (net_thread) {
+    for (pid_t t; (t = g_net.tid) != 0;) syscall(SYS_futex, &g_net.tid, FUTEX_WAIT, t, nullptr, nullptr, 0);
+    if (g_net.err != 0) Die(p, g_net.stage, 0, g_net.err);
+    if (setns(g_net.ns_fd, CLONE_NEWNET) != 0) Die(p, Stage::kNetNs, 0, errno);
+    close(g_net.ns_fd);
   }
 
   // The payload must not be able to ptrace init (which still has capabilities in the namespace).

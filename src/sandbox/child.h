@@ -20,6 +20,7 @@ enum class Stage : int32_t {
   kCgroupNs,        // unshare(CLONE_NEWCGROUP)
   kHostname,        // sethostname
   kLoopback,        // bringing lo up in the new network namespace
+  kNetNs,           // making the network namespace (on init's thread) or entering it
   kMountPrivate,    // making / a slave mount tree
   kCloneSource,     // open_tree of a bind source (detail: index into sources)
   kMount,           // a MountStep (detail: index into steps)
@@ -78,7 +79,7 @@ struct ChildPlan {
   int cap_last = 40;    // /proc/sys/kernel/cap_last_cap
 
   const char* hostname = nullptr;
-  bool new_net = true;
+  bool new_net = true;  // a network namespace of its own, with lo up (made by init, not clone3)
   const char* stage_dir = "/tmp";  // where the new root is assembled before pivot_root
   std::vector<SourceTree> sources;
   std::vector<int> source_fds;     // filled by the child (sized by the parent)

@@ -185,6 +185,7 @@ std::string StageText(const PlanStorage& st, const ChildPlan& plan, const ChildE
     case Stage::kCgroupNs: return "cgroup namespace";
     case Stage::kHostname: return "sethostname";
     case Stage::kLoopback: return "bringing up lo";
+    case Stage::kNetNs: return "network namespace";
     case Stage::kMountPrivate: return "making the mount tree private";
     case Stage::kCloneSource: return at(st.source_what, e.detail);
     case Stage::kMount: return at(st.step_what, e.detail);
@@ -313,8 +314,8 @@ absl::StatusOr<Report> Run(const Spec& spec) {
 
   clone_args ca{};
   int pidfd = -1;
-  ca.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD |
-             (spec.share_net ? 0 : CLONE_NEWNET);
+  // No CLONE_NEWNET: init makes the network namespace while it mounts (child.cc).
+  ca.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
   ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   ca.exit_signal = SIGCHLD;
   if (cgroup && cgroup->clone_into_fd() >= 0) {
