@@ -5,7 +5,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -202,30 +202,31 @@ std::string HexOf(const unsigned char* md, unsigned len) {
   return out;
 }
 
-// Incremental SHA-256 over OpenSSL EVP.
+// Incremental SHA-256 over OpenSSL's SHA256_* functions. They are deprecated in OpenSSL 3 in
+// favour of EVP, but EVP's first digest of a process fetches the default provider and loads
+// openssl.cnf: 1.0–1.7 ms here, more than hashing a 1 MiB blob. SHA256_Update runs the same
+// assembly (SHA-NI where the CPU has it), without that set-up.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 class Sha256 {
  public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) {
-    CB_CHECK(ctx_ != nullptr, "EVP_MD_CTX_new");
-    CB_CHECK(EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) == 1, "EVP_DigestInit_ex(sha256)");
-  }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  Sha256() { CB_CHECK(SHA256_Init(&ctx_) == 1, "SHA256_Init"); }
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
 
   void Update(const void* p, size_t n) {
-    if (n > 0) CB_CHECK(EVP_DigestUpdate(ctx_, p, n) == 1, "EVP_DigestUpdate");
+    if (n > 0) CB_CHECK(SHA256_Update(&ctx_, p, n) == 1, "SHA256_Update");
   }
   std::string Final() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    CB_CHECK(EVP_DigestFinal_ex(ctx_, md, &len) == 1, "EVP_DigestFinal_ex");
-    return HexOf(md, len);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    CB_CHECK(SHA256_Final(md, &ctx_) == 1, "SHA256_Final");
+    return HexOf(md, SHA256_DIGEST_LENGTH);
   }
 
  private:
-  EVP_MD_CTX* ctx_;
+  SHA256_CTX ctx_;
 };
+#pragma GCC diagnostic pop
 
 // ---------------------------------------------------------------------------------------------
 // JSON (de)serialization of descriptors. nlohmann::json objects are std::map: keys come out

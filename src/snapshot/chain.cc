@@ -83,7 +83,7 @@ bool ParseDigest(const std::string& s, Sha256* out) {
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir) {
+absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir, bool defer_crc) {
   auto img = std::make_unique<Image>();
   ASSIGN_OR_RETURN(img->layout, image::Layout::Open(dir));
   ASSIGN_OR_RETURN(std::vector<uint8_t> cfg, img->layout->ReadBlob(img->layout->config()));
@@ -97,20 +97,27 @@ absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir) {
   // Mapped, not digest-verified: the index carries its own CRC32C, checked by Parse, which is
   // ten times cheaper than SHA-256 on the 8 MiB index of a 1 GiB snapshot.
   ASSIGN_OR_RETURN(img->index_blob, img->layout->MapBlob(*index));
-  auto parsed = PageIndexView::Parse(img->index_blob->bytes());
+  auto parsed = PageIndexView::Parse(img->index_blob->bytes(), !defer_crc);
   if (!parsed.ok()) return absl::DataLossError(dir + ": " + std::string(parsed.status().message()));
   img->index = *parsed;
   return img;
 }
 
-absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(const std::string& dir) {
+absl::Status Chain::CheckIndexCrcs() const {
+  for (const auto& level : levels_)
+    if (absl::Status st = PageIndexView::CheckCrc(level->index_blob->bytes()); !st.ok())
+      return absl::DataLossError(level->layout->dir() + ": " + std::string(st.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(const std::string& dir, bool defer_crc) {
   auto chain = std::make_unique<Chain>();
   std::vector<std::unique_ptr<Image>> rev;
   std::string cur = dir;
   std::string want_manifest;
   std::set<std::string> seen;
   for (;;) {
-    ASSIGN_OR_RETURN(auto img, OpenImage(cur));
+    ASSIGN_OR_RETURN(auto img, OpenImage(cur, defer_crc));
     const std::string& digest = img->layout->manifest_descriptor().digest;
     if (!want_manifest.empty() && digest != want_manifest)
       return absl::FailedPreconditionError(absl::StrFormat(

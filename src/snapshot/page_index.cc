@@ -81,7 +81,14 @@ static_assert(sizeof(Run) == kRunSize && offsetof(Run, npages) == 8 && offsetof(
               offsetof(Run, first_ref) == 16 && sizeof(RunKind) == 4);
 static_assert(sizeof(Sha256) == 32 && alignof(Sha256) == 1);
 
-absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> bytes) {
+absl::Status PageIndexView::CheckCrc(std::span<const uint8_t> bytes) {
+  if (bytes.size() < kHeaderSize) return absl::DataLossError("page index: shorter than its header");
+  if (base::Crc32c(0, bytes.data() + kHeaderSize, bytes.size() - kHeaderSize) != Get<uint32_t>(bytes.data() + 48))
+    return absl::DataLossError("page index: CRC32C mismatch");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> bytes, bool check_crc) {
   auto bad = [](const std::string& why) {
     return absl::DataLossError("page index: " + why);
   };
@@ -97,14 +104,13 @@ absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> byte
   if (idx.page_size != 4096) return bad(absl::StrFormat("unsupported page size %u", idx.page_size));
   uint64_t npacks = Get<uint32_t>(p + 16), nblocks = Get<uint64_t>(p + 24), nruns = Get<uint64_t>(p + 32),
            nrefs = Get<uint64_t>(p + 40);
-  uint32_t crc = Get<uint32_t>(p + 48);
   // Bound every count before multiplying, so the size check cannot overflow.
   if (npacks > (1u << 16) || nblocks > (1ull << 40) || nruns > (1ull << 40) || nrefs > (1ull << 40))
     return bad("counts out of range");
   uint64_t need = kHeaderSize + npacks * 32 + nblocks * kBlockSize + nruns * kRunSize + nrefs * 4;
   if (need != bytes.size())
     return bad(absl::StrFormat("size %u does not match its counts (%u)", bytes.size(), need));
-  if (base::Crc32c(0, p + kHeaderSize, bytes.size() - kHeaderSize) != crc) return bad("CRC32C mismatch");
+  if (check_crc) RETURN_IF_ERROR(CheckCrc(bytes));
   const uint8_t* q = p + kHeaderSize;
   idx.packs = {reinterpret_cast<const Sha256*>(q), npacks};
   q += npacks * 32;

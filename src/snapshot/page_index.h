@@ -59,8 +59,12 @@ struct PageIndexView {
   std::span<const Run> runs;      // sorted by start, non-overlapping
   std::span<const uint32_t> refs;
 
-  // |bytes| must be 8-byte aligned (a mapping is); on a big-endian host this fails.
-  static absl::StatusOr<PageIndexView> Parse(std::span<const uint8_t> bytes);
+  // |bytes| must be 8-byte aligned (a mapping is); on a big-endian host this fails. Without
+  // |check_crc| every bound is still checked (the view is safe to use), but not the CRC32C:
+  // the caller must call CheckCrc before it trusts what it read (a snapshot checks its parent's
+  // on another thread while it works).
+  static absl::StatusOr<PageIndexView> Parse(std::span<const uint8_t> bytes, bool check_crc = true);
+  static absl::Status CheckCrc(std::span<const uint8_t> bytes);
   int64_t FindBlock(const PageHash& hash) const;
 };
 

@@ -103,6 +103,29 @@ TEST(PageIndex, RejectsCorruption) {
   EXPECT_FALSE(PageIndex::Parse({}).ok());
 }
 
+// A parent's CRC is checked later, on another thread: the view is bound-checked without it,
+// and CheckCrc catches what Parse let through.
+TEST(PageIndex, DeferredCrcStillChecksBounds) {
+  std::vector<uint8_t> good = Sample().Serialize();
+  auto parse = [](const std::vector<uint8_t>& b, bool crc) {
+    std::vector<uint64_t> aligned((b.size() + 7) / 8);
+    memcpy(aligned.data(), b.data(), b.size());
+    return PageIndexView::Parse({reinterpret_cast<const uint8_t*>(aligned.data()), b.size()}, crc).status();
+  };
+  EXPECT_TRUE(parse(good, false).ok());
+  EXPECT_TRUE(PageIndexView::CheckCrc(good).ok());
+  std::vector<uint8_t> out_of_bounds = good;
+  out_of_bounds.back() ^= 0x40;  // the last ref's high byte: a block far past the end
+  EXPECT_FALSE(parse(out_of_bounds, false).ok());
+  std::vector<uint8_t> crc_only = good;
+  // The last pack digest byte: no bound depends on it, so only the CRC sees it.
+  crc_only[64 + 31] ^= 0x01;
+  EXPECT_TRUE(parse(crc_only, false).ok());
+  EXPECT_FALSE(parse(crc_only, true).ok());
+  EXPECT_FALSE(PageIndexView::CheckCrc(crc_only).ok());
+  EXPECT_FALSE(PageIndexView::CheckCrc({}).ok());
+}
+
 TEST(PageIndex, RejectsOverlapAndBadRefs) {
   PageIndex idx = Sample();
   idx.runs[1].start = 0x1000;  // overlaps run 0
