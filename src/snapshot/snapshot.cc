@@ -40,6 +40,7 @@ namespace clonebot::snapshot {
 namespace {
 
 constexpr uint64_t kDirectCopyLimit = 64ull << 20;   // copy in the stop window up to this much
+constexpr uint64_t kPreCopyChunk = 64ull << 20;      // scanned, then read, per step of the pre-copy
 constexpr int kWorkers = 2;
 
 std::string Hex(const void* p, size_t n) {
@@ -296,41 +297,50 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
   std::vector<uint64_t> precopied;  // addresses of the pre-copied (provisional) pages, ascending
   std::vector<uint64_t> unreadable;
   if (sum.method == "uffd-wp" && opts.copy != CopyMode::kFork) {
+    // Chunk by chunk, so that the workers store one chunk's pages while the next is scanned.
+    // Every page the scan re-protects must be pre-copied, however many there are: at the stop
+    // it counts as unwritten, i.e. as held by the pre-copy.
     ASSIGN_OR_RETURN(std::vector<Mapping> pre, ReadMaps(pid));
-    std::vector<Region> w1, p1;
-    for (const Mapping& m : pre)
-      if (SkipReason(m).empty())
-        RETURN_IF_ERROR(PagemapScan(pagemap.get(), m.start, m.end, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, 0,
-                                    PAGE_IS_WRITTEN, &w1));
-    // Only present pages: reading a hole would fault a page in. One scan of the mappings that
-    // have written pages costs less than one ioctl per written range.
-    std::vector<Region> present_now;
-    for (const Mapping& m : pre) {
-      auto it = std::lower_bound(w1.begin(), w1.end(), m.start, [](const Region& g, uint64_t a) { return g.end <= a; });
-      if (it == w1.end() || it->start >= m.end || !SkipReason(m).empty()) continue;
-      RETURN_IF_ERROR(PagemapPresent(pagemap.get(), m.start, m.end, &present_now));
-    }
-    size_t j = 0;
-    for (const Region& g : w1) {  // p1 = w1 ∩ present_now (both ascending)
-      while (j < present_now.size() && present_now[j].end <= g.start) j++;
-      for (size_t k = j; k < present_now.size() && present_now[k].start < g.end; k++) {
-        uint64_t a = std::max(g.start, present_now[k].start), e = std::min(g.end, present_now[k].end);
-        if (a < e) p1.push_back({a, e, 0});
-      }
-    }
-    uint64_t bytes = 0;
-    for (const Region& g : p1) bytes += g.end - g.start;
-    if (bytes <= kDirectCopyLimit) {
-      std::deque<PageRange> ranges;
-      for (const Region& g : p1) ranges.push_back({g.start, g.end});
-      Reader reader(pid, /*via_mem=*/false);
-      for (;;) {
+    Reader reader(pid, /*via_mem=*/false);
+    std::deque<PageRange> ranges;
+    uint64_t queued = 0;  // pages in |ranges|
+    auto feed = [&](bool all) {
+      while (queued >= Pipeline::kFeedPages || (all && queued > 0)) {
         Batch b = pipeline.TakeBuffer(/*may_wait=*/true);
+        size_t before = unreadable.size();
         if (!reader.Next(ranges, b, &unreadable, Pipeline::kFeedPages)) break;
+        queued -= std::min<uint64_t>(queued, b.addrs.size() + (unreadable.size() - before));
         precopied.insert(precopied.end(), b.addrs.begin(), b.addrs.end());
         pipeline.Feed(std::move(b), /*provisional=*/true);
       }
+    };
+    std::vector<Region> w1, present_now;
+    for (const Mapping& m : pre) {
+      if (!SkipReason(m).empty()) continue;
+      for (uint64_t c = m.start; c < m.end; c += kPreCopyChunk) {
+        const uint64_t ce = std::min(m.end, c + kPreCopyChunk);
+        w1.clear();
+        RETURN_IF_ERROR(PagemapScan(pagemap.get(), c, ce, PM_SCAN_WP_MATCHING, PAGE_IS_WRITTEN, 0, PAGE_IS_WRITTEN, &w1));
+        if (w1.empty()) continue;
+        // Only present pages: reading a hole would fault a page in. One scan of the chunk costs
+        // less than one ioctl per written range.
+        present_now.clear();
+        RETURN_IF_ERROR(PagemapPresent(pagemap.get(), c, ce, &present_now));
+        size_t j = 0;
+        for (const Region& g : w1) {  // w1 ∩ present_now (both ascending)
+          while (j < present_now.size() && present_now[j].end <= g.start) j++;
+          for (size_t k = j; k < present_now.size() && present_now[k].start < g.end; k++) {
+            uint64_t x = std::max(g.start, present_now[k].start), e = std::min(g.end, present_now[k].end);
+            if (x < e) {
+              ranges.push_back({x, e});
+              queued += (e - x) / 4096;
+            }
+          }
+        }
+        feed(/*all=*/false);
+      }
     }
+    feed(/*all=*/true);
     mark("pre-copy");
   }
   std::vector<bool> keep(precopied.size(), false);

@@ -17,6 +17,10 @@ Cases:
                    page, and one page rewritten with identical bytes), t1 --parent base:
                    diff's `changed` is exactly that set minus the identical page; both extract
                    exactly
+  incremental_large
+                   84 MiB written after a uffd-wp base (more than the stop window copies):
+                   diff names every written page; t1 extracts the same bytes as a fresh full
+                   snapshot
   dontneed         Z pages -> diff shows them changed (not a Z of an already-zero page),
                    extract gives zeros
   mapping          N -> diff shows the new mapping added, it extracts exactly; U -> removed,
@@ -600,6 +604,34 @@ def case_incremental(env, method):
     t.assert_alive("after incremental snapshots")
 
 
+def case_incremental_large(env):
+    """More written since the parent than the stop window may copy (64 MiB): every written page
+    must still reach the image (the pre-copy re-protects what it scans, so it must copy all of
+    it; it once stopped at 64 MiB and the image silently kept the parent's bytes)."""
+    info = env.json(["check"])
+    if "uffd" not in json.dumps(info.get("backends", {}).get("dirty_tracking", "")):
+        raise Skip("uffd-wp dirty tracking not available here")
+    n = 24576                                   # 96 MiB region, 84 MiB of it present
+    t = Target(env, n, model=False)
+    env.snapshot(t, "base", method="uffd")
+    ws = [i for i in range(n) if i % 8 != 0]    # 21504 pages, 84 MiB: all but the untouched
+    for k in range(0, len(ws), 4000):           # the target reads lines of up to 64 KiB
+        t.write(1, ws[k:k + 4000])
+    inc = env.snapshot(t, "t1", parent="base", method="uffd")
+    check(inc["pages_written"] >= len(ws),
+          "incremental read %d pages, %d were written" % (inc["pages_written"], len(ws)))
+    env.check_diff_region(env.diff("base", "t1"), t, ws, "diff base t1 (84 MiB written)")
+    # Nothing writes the region now: a fresh full snapshot must hold the same bytes there.
+    env.snapshot(t, "full2", extra=["--no-track"])
+    a = env.extract("t1", t.addr, n * PAGE)
+    b = env.extract("full2", t.addr, n * PAGE)
+    if a != b:
+        bad = [i for i in range(n) if a[i * PAGE:(i + 1) * PAGE] != b[i * PAGE:(i + 1) * PAGE]]
+        raise Fail("extract t1 differs from a full snapshot in %d pages, first %s" % (len(bad), bad[:8]))
+    check(b[PAGE:2 * PAGE] == pattern.pattern(1, 1), "page 1 is not pattern(1, 1)")
+    t.assert_alive("after a large incremental snapshot")
+
+
 def case_dontneed(env):
     t = Target(env, NPAGES)
     base_model = t.model.copy()
@@ -987,6 +1019,7 @@ CASES = {
     "full": case_full,
     "incremental_uffd": lambda e: case_incremental(e, "uffd"),
     "incremental_hash": lambda e: case_incremental(e, "hash"),
+    "incremental_large": case_incremental_large,
     "dontneed": case_dontneed,
     "mapping": case_mapping,
     "chain5": case_chain5,
