@@ -265,9 +265,10 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
     std::vector<std::string> f = absl::StrSplit(statm, ' ');
     if (f.size() > 1) rss_pages = std::strtoull(f[1].c_str(), nullptr, 10);
   }
+  std::vector<Mapping> pre;  // the maps while the target runs (tracked targets only)
   if (tracker) {
     // Register (running): new mappings since the last snapshot, or all of them.
-    ASSIGN_OR_RETURN(std::vector<Mapping> pre, ReadMaps(pid));
+    ASSIGN_OR_RETURN(pre, ReadMaps(pid));
     tracker->RegisterAll(pre);
     if (fresh_tracker) {
       // Protect the present pages now, while the target runs; the stop-window scan below then
@@ -299,8 +300,8 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
   if (sum.method == "uffd-wp" && opts.copy != CopyMode::kFork) {
     // Chunk by chunk, so that the workers store one chunk's pages while the next is scanned.
     // Every page the scan re-protects must be pre-copied, however many there are: at the stop
-    // it counts as unwritten, i.e. as held by the pre-copy.
-    ASSIGN_OR_RETURN(std::vector<Mapping> pre, ReadMaps(pid));
+    // it counts as unwritten, i.e. as held by the pre-copy. The mappings are the ones just
+    // registered (one made since is not tracked, and the stop reads it whole).
     Reader reader(pid, /*via_mem=*/false);
     std::deque<PageRange> ranges;
     uint64_t queued = 0;  // pages in |ranges|
