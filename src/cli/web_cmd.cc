@@ -25,6 +25,7 @@ namespace {
 struct WebFlags {
   // shared
   std::string browser = "headless-shell";
+  std::string connect;  // ws:// URL of a running browser
   std::string viewport = "1280x720";
   std::vector<std::string> extract;
   std::string out;
@@ -68,6 +69,7 @@ web::BrowserOptions BrowserFrom(const WebFlags& f) {
   web::BrowserOptions b;
   b.browser = f.browser;
   b.share_renderers = f.share_renderers;
+  b.connect = f.connect;
   return b;
 }
 
@@ -118,9 +120,9 @@ int RunRecord(const WebFlags& f) {
   if (!f.extract.empty()) o.final_extract = f.extract;
   o.drive = f.drive;
   o.drive_url_base = f.url_base;
-  // A visible window needs the full browser and a display.
+  // A visible window needs the full browser and a display (an attached browser has its own).
   bool display = getenv("DISPLAY") != nullptr || getenv("WAYLAND_DISPLAY") != nullptr;
-  if (!f.headless) {
+  if (!f.headless && f.connect.empty()) {
     if (!display) {
       return Fail("record: no display ($DISPLAY is not set): use --headless (and --drive, "
                   "--duration or --until to end it), or run under a display",
@@ -177,6 +179,10 @@ RunFn RegisterWeb(CLI::App& app) {
   auto add_browser = [&](CLI::App* c) {
     c->add_option("--browser", f->browser,
                   "headless-shell (default: Debian's chromium-headless-shell), chromium, or a path");
+    c->add_option("--connect", f->connect,
+                  "attach to a running browser by its DevTools URL (ws://HOST:PORT/devtools/browser/ID) "
+                  "instead of starting one; it is left running")
+        ->excludes(c->get_option("--browser"));
   };
 
   f->snapshot = sub->add_subcommand("snapshot", "Screenshot, HTML and element extraction of a page");

@@ -17,8 +17,10 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
+#include "web/websocket.h"
 
 namespace clonebot::web {
 
@@ -147,7 +149,28 @@ absl::StatusOr<std::pair<std::string, BrowserKind>> ResolveBrowser(const std::st
   return std::make_pair(spec, kind);
 }
 
+absl::StatusOr<std::unique_ptr<Browser>> Browser::Attach(const BrowserOptions& opts) {
+  ASSIGN_OR_RETURN(WsUrl url, ParseWsUrl(opts.connect));
+  std::string leftover;
+  ASSIGN_OR_RETURN(base::UniqueFd sock, WsConnect(url, opts.launch_timeout, &leftover));
+  base::UniqueFd reader(fcntl(sock.get(), F_DUPFD_CLOEXEC, 3));
+  if (!reader) return base::ErrnoError("dup(socket)");
+  std::unique_ptr<Browser> b(new Browser());
+  b->attached_ = true;
+  b->executable_ = opts.connect;
+  b->conn_ = Connection::Start(std::move(sock), std::move(reader), {}, Framing::kWebSocket, std::move(leftover));
+  auto version = b->conn_->Browser().Call("Browser.getVersion", Json::object(), opts.launch_timeout);
+  if (!version.ok()) {
+    (void)b->Close(Ms(0));
+    return absl::UnavailableError(absl::StrCat(opts.connect, ": ", version.status().message()));
+  }
+  b->product_ = GetString(*version, "product");
+  b->kind_ = absl::StrContains(b->product_, "HeadlessChrome") ? BrowserKind::kHeadlessShell : BrowserKind::kChromium;
+  return b;
+}
+
 absl::StatusOr<std::unique_ptr<Browser>> Browser::Launch(const BrowserOptions& opts) {
+  if (!opts.connect.empty()) return Attach(opts);
   ASSIGN_OR_RETURN(auto resolved, ResolveBrowser(opts.browser));
   std::unique_ptr<Browser> b(new Browser());
   b->executable_ = resolved.first;
@@ -318,6 +341,11 @@ Browser::~Browser() { (void)Close(); }
 absl::Status Browser::Close(Ms grace) {
   if (closed_) return absl::OkStatus();
   closed_ = true;
+  if (attached_) {
+    if (conn_) conn_->Shutdown();
+    conn_.reset();  // wakes and joins the reader
+    return absl::OkStatus();
+  }
   absl::Status result = absl::OkStatus();
   if (conn_ && conn_->alive() && grace.count() > 0) {
     // Browser.close answers just before the browser exits; the pipe closes after.

@@ -38,6 +38,10 @@ struct BrowserOptions {
   // for the error when the launch fails).
   std::string stderr_path;
   Ms launch_timeout = Ms(30000);
+  // Attach to this running browser (ws://HOST:PORT/devtools/browser/ID, as printed by
+  // --remote-debugging-port) instead of starting one: every other field but launch_timeout is
+  // ignored. clonebot then never closes or kills the browser; it closes only what it opened.
+  std::string connect;
 };
 
 // Resolves BrowserOptions::browser to an executable path and kind. An error names the missing
@@ -46,7 +50,8 @@ absl::StatusOr<std::pair<std::string, BrowserKind>> ResolveBrowser(const std::st
 
 class Browser {
  public:
-  // Starts the browser and waits until it answers Browser.getVersion.
+  // Starts the browser (or attaches to opts.connect) and waits until it answers
+  // Browser.getVersion.
   static absl::StatusOr<std::unique_ptr<Browser>> Launch(const BrowserOptions& opts);
   // Close(), ignoring its status.
   ~Browser();
@@ -54,8 +59,11 @@ class Browser {
   Browser& operator=(const Browser&) = delete;
 
   // Asks the browser to quit (Browser.close), waits up to |grace| for it, then kills the whole
-  // process group, reaps the browser and removes the user data directory. Idempotent.
+  // process group, reaps the browser and removes the user data directory. Idempotent. An
+  // attached browser is left running: only the connection is closed.
   absl::Status Close(Ms grace = Ms(2000));
+  // True for a browser clonebot attached to (BrowserOptions::connect) rather than started.
+  bool attached() const { return attached_; }
 
   Connection& cdp() { return *conn_; }
   std::shared_ptr<Connection> shared_cdp() { return conn_; }
@@ -64,13 +72,15 @@ class Browser {
   const std::string& executable() const { return executable_; }
   const std::string& product() const { return product_; }  // "HeadlessChrome/156.0..."
   const std::string& user_data_dir() const { return user_data_dir_; }
-  // Processes of the browser's group (the browser, its zygote, renderers, GPU and utilities).
+  // Processes of the browser's group (the browser, its zygote, renderers, GPU and utilities);
+  // none for an attached browser (its processes are not ours to account for).
   std::vector<pid_t> Processes() const;
   // Sum of Pss over Processes() (from /proc/PID/smaps_rollup), in bytes.
   uint64_t PssBytes() const;
 
  private:
   Browser() = default;
+  static absl::StatusOr<std::unique_ptr<Browser>> Attach(const BrowserOptions& opts);
 
   pid_t pid_ = -1;
   BrowserKind kind_ = BrowserKind::kHeadlessShell;
@@ -80,6 +90,7 @@ class Browser {
   std::string stderr_path_;
   std::shared_ptr<Connection> conn_;
   bool closed_ = false;
+  bool attached_ = false;
 };
 
 // Installs handlers for SIGINT, SIGTERM and SIGHUP and for SIGSEGV, SIGBUS, SIGFPE, SIGILL and

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
+#include "web/websocket.h"
 
 namespace clonebot::web {
 
@@ -151,9 +153,12 @@ Connection::Connection(base::UniqueFd to_browser, base::UniqueFd from_browser,
 
 std::shared_ptr<Connection> Connection::Start(base::UniqueFd to_browser,
                                               base::UniqueFd from_browser,
-                                              std::function<std::string()> describe_exit) {
+                                              std::function<std::string()> describe_exit,
+                                              Framing framing, std::string initial) {
   std::shared_ptr<Connection> c(
       new Connection(std::move(to_browser), std::move(from_browser), std::move(describe_exit)));
+  c->framing_ = framing;
+  c->initial_ = std::move(initial);
   c->queues_.emplace("", std::make_shared<Session::Queue>());
   c->wake_ = base::UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   // The reader holds a raw pointer: the destructor joins it before anything is freed.
@@ -174,6 +179,12 @@ Connection::~Connection() {
 void Connection::Shutdown() {
   {
     std::lock_guard wlock(write_mu_);
+    if (framing_ == Framing::kWebSocket && to_browser_.valid()) {
+      // A close frame (status 1000), then EOF: the server closes its side and the reader ends.
+      std::string close = WsEncodeFrame(kWsClose, std::string_view("\x03\xe8", 2));
+      (void)WriteAll(to_browser_.get(), close.data(), close.size());
+      (void)::shutdown(to_browser_.get(), SHUT_WR);
+    }
     to_browser_.reset();
   }
   // The reader ends when the browser closes fd 4 (it exits) or the owner kills it; Browser
@@ -245,18 +256,25 @@ std::future<Connection::Result> Connection::SendImpl(const std::string& session_
   msg += params.is_null() ? std::string("{}")
                           : params.dump(-1, ' ', false, Json::error_handler_t::replace);
   msg += "}";
-  msg.push_back('\0');
-  int err;
-  {
-    std::lock_guard wlock(write_mu_);
-    err = to_browser_.valid() ? WriteAll(to_browser_.get(), msg.data(), msg.size()) : EPIPE;
-  }
+  int err = WriteMessage(std::move(msg), kWsText);
   commands_sent_.fetch_add(1, std::memory_order_relaxed);
   if (err != 0) {
     Die(err == EPIPE ? std::string("the browser closed its DevTools pipe")
                      : absl::StrCat("writing to the browser: ", strerror(err)));
   }
   return fut;
+}
+
+int Connection::WriteMessage(std::string msg, uint8_t ws_opcode) {
+  std::string framed;
+  if (framing_ == Framing::kWebSocket) {
+    framed = WsEncodeFrame(ws_opcode, msg);
+  } else {
+    msg.push_back('\0');
+    framed = std::move(msg);
+  }
+  std::lock_guard wlock(write_mu_);
+  return to_browser_.valid() ? WriteAll(to_browser_.get(), framed.data(), framed.size()) : EPIPE;
 }
 
 void Connection::Die(std::string why) {
@@ -313,10 +331,20 @@ void Connection::ReaderLoop() {
   // One growing buffer; messages are parsed in place and the tail of an incomplete message is
   // moved to the front. Reads are large so that a multi-MiB screenshot takes few syscalls.
   std::string buf;
-  buf.resize(1 << 20);
+  buf.resize(std::max<size_t>(1 << 20, initial_.size()));
   size_t have = 0;  // bytes in buf
   size_t scan = 0;  // bytes before this offset hold no NUL
   int fd = from_browser_.get();
+  if (!initial_.empty()) {
+    memcpy(buf.data(), initial_.data(), initial_.size());
+    have = initial_.size();
+    initial_.clear();
+    ssize_t start = SplitMessages(buf.data(), have, &scan);
+    if (start < 0) return;
+    memmove(buf.data(), buf.data() + start, have - static_cast<size_t>(start));
+    have -= static_cast<size_t>(start);
+    scan -= static_cast<size_t>(start);
+  }
   for (;;) {
     if (have == buf.size()) {
       if (buf.size() >= kMaxMessage) {
@@ -346,23 +374,90 @@ void Connection::ReaderLoop() {
     }
     bytes_received_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     have += static_cast<size_t>(n);
-    size_t start = 0;
-    for (;;) {
-      const char* nul =
-          static_cast<const char*>(memchr(buf.data() + scan, '\0', have - scan));
-      if (nul == nullptr) {
-        scan = have;
-        break;
-      }
-      size_t end = static_cast<size_t>(nul - buf.data());
-      Dispatch(buf.data() + start, end - start);
-      start = end + 1;
-      scan = start;
-    }
+    ssize_t sstart = SplitMessages(buf.data(), have, &scan);
+    if (sstart < 0) return;
+    size_t start = static_cast<size_t>(sstart);
     if (start > 0) {
       memmove(buf.data(), buf.data() + start, have - start);
       have -= start;
       scan -= start;
+    }
+  }
+}
+
+ssize_t Connection::SplitMessages(char* buf, size_t have, size_t* scan) {
+  size_t start = 0;
+  if (framing_ == Framing::kPipe) {
+    for (;;) {
+      const char* nul = static_cast<const char*>(memchr(buf + *scan, '\0', have - *scan));
+      if (nul == nullptr) {
+        *scan = have;
+        return static_cast<ssize_t>(start);
+      }
+      size_t end = static_cast<size_t>(nul - buf);
+      Dispatch(buf + start, end - start);
+      start = end + 1;
+      *scan = start;
+    }
+  }
+  // WebSocket: complete frames from |start|; a text message is dispatched straight from the
+  // buffer unless it was fragmented.
+  for (;;) {
+    *scan = start;
+    WsFrameHeader h;
+    int r = WsParseHeader(reinterpret_cast<const uint8_t*>(buf + start), have - start, &h);
+    if (r < 0) {
+      Die("the browser sent a malformed WebSocket frame");
+      return -1;
+    }
+    if (r == 0) return static_cast<ssize_t>(start);
+    if (h.length > kMaxMessage || fragments_.size() + h.length > kMaxMessage) {
+      Die(absl::StrCat("the browser sent a message over ", kMaxMessage >> 20, " MiB"));
+      return -1;
+    }
+    if (have - start - h.header_size < h.length) {
+      // Incomplete: the caller grows the buffer if the frame cannot fit (|scan| = |have|).
+      *scan = have;
+      return static_cast<ssize_t>(start);
+    }
+    char* payload = buf + start + h.header_size;
+    size_t len = static_cast<size_t>(h.length);
+    if (h.masked)  // servers must not mask; unmask anyway rather than misread
+      for (size_t i = 0; i < len; ++i) payload[i] = static_cast<char>(payload[i] ^ h.mask[i & 3]);
+    start += h.header_size + len;
+    switch (h.opcode) {
+      case kWsText:
+      case kWsBinary:
+      case kWsContinuation:
+        if (h.opcode != kWsContinuation && !fragments_.empty()) {
+          Die("the browser began a WebSocket message inside another");
+          return -1;
+        }
+        if (h.fin && fragments_.empty()) {
+          Dispatch(payload, len);
+        } else {
+          fragments_.append(payload, len);
+          if (h.fin) {
+            std::string whole = std::move(fragments_);
+            fragments_.clear();
+            Dispatch(whole.data(), whole.size());
+          }
+        }
+        break;
+      case kWsPing:
+        if (int err = WriteMessage(std::string(payload, len), kWsPong); err != 0 && err != EPIPE) {
+          Die(absl::StrCat("writing to the browser: ", strerror(err)));
+          return -1;
+        }
+        break;
+      case kWsPong:
+        break;
+      case kWsClose:
+        Die("the browser closed the WebSocket connection");
+        return -1;
+      default:
+        Die(absl::StrCat("the browser sent a WebSocket frame of unknown type ", h.opcode));
+        return -1;
     }
   }
 }

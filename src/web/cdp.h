@@ -1,6 +1,7 @@
 // DevTools protocol client over a pipe (Chromium's --remote-debugging-pipe): JSON messages
 // separated by a NUL byte, commands written to the browser's fd 3, responses and events read
-// from its fd 4. No port, no WebSocket.
+// from its fd 4. Or, to attach to a browser that is already running, over a WebSocket
+// (websocket.h): one JSON message per text frame.
 //
 // One Connection per browser. A reader thread splits and parses messages and dispatches them:
 // a response (it carries "id") completes the command that waits for it; an event goes to the
@@ -100,13 +101,21 @@ class Session {
   std::shared_ptr<Queue> q_;
 };
 
+enum class Framing {
+  kPipe,       // NUL after each message (--remote-debugging-pipe)
+  kWebSocket,  // RFC 6455 frames on a socket whose handshake is done (WsConnect)
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // Takes ownership of |to_browser| (the browser reads it as fd 3) and |from_browser| (its fd 4)
   // and starts the reader thread. |describe_exit| is asked for one line ("exited with status 1",
   // "killed by SIGKILL") when the pipe closes, for the error that pending commands get.
+  // kWebSocket: both fds are the same socket (one a dup of the other); |initial| holds bytes
+  // already read from it (past the handshake).
   static std::shared_ptr<Connection> Start(base::UniqueFd to_browser, base::UniqueFd from_browser,
-                                           std::function<std::string()> describe_exit = {});
+                                           std::function<std::string()> describe_exit = {},
+                                           Framing framing = Framing::kPipe, std::string initial = {});
   // Stops the reader thread (it does not wait for the browser) and fails what is pending.
   ~Connection();
   Connection(const Connection&) = delete;
@@ -124,7 +133,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool alive() const;
   // Why the connection died ("" while alive).
   std::string death() const;
-  // Closes the write end (the browser takes EOF on fd 3 as a request to quit). Idempotent.
+  // Closes the write end (the browser takes EOF on fd 3 as a request to quit; on a WebSocket a
+  // close frame ends only this connection). Idempotent.
   void Shutdown();
 
   // The reader thread's id (0 until it has started), for scheduling tweaks by the owner.
@@ -144,6 +154,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using Result = absl::StatusOr<Json>;
   Connection(base::UniqueFd to_browser, base::UniqueFd from_browser,
              std::function<std::string()> describe_exit);
+  // Writes one message (framed) under write_mu_; errno or 0.
+  int WriteMessage(std::string msg, uint8_t ws_opcode);
+  // Splits the messages in buf[start, have) (NUL-separated or WebSocket frames), dispatches the
+  // complete ones and returns where the incomplete tail starts; -1 after a fatal protocol error
+  // (the connection is dead).
+  ssize_t SplitMessages(char* buf, size_t have, size_t* scan);
 
   std::future<Result> SendImpl(const std::string& session_id, const std::string& method,
                                const Json& params);
@@ -154,6 +170,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Marks |session_id| detached with |why| and fails its pending commands.
   void Detach(const std::string& session_id, const std::string& why);
 
+  Framing framing_ = Framing::kPipe;
+  std::string initial_;  // kWebSocket: bytes read past the handshake, parsed first
+  std::string fragments_;  // kWebSocket: a message split over continuation frames, so far
   base::UniqueFd to_browser_;
   base::UniqueFd from_browser_;
   std::function<std::string()> describe_exit_;

@@ -647,7 +647,13 @@ absl::StatusOr<Json> Replay(const ReplayOptions& opts) {
   sampler.join();
 
   std::string product = browsers.empty() ? "" : browsers[0]->product();
-  for (auto& b : browsers) (void)b->Close();
+  for (size_t i = 0; i < browsers.size(); ++i) {
+    // An attached browser outlives us: the shared context goes with the sessions.
+    if (browsers[i]->attached() && !contexts[i].empty() && browsers[i]->cdp().alive())
+      (void)browsers[i]->cdp().Browser().Call("Target.disposeBrowserContext", {{"browserContextId", contexts[i]}},
+                                              Ms(10000));
+    (void)browsers[i]->Close();
+  }
 
   // Summary.
   int ok = 0, failed = 0, matched = 0, compared = 0;

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -1277,6 +1278,84 @@ def case_record_visible():
     check(len(actions(rec)) == len(FORM_DRIVE) - 1,
           f"every driven action recorded ({len(actions(rec))} of {len(FORM_DRIVE) - 1})")
     check_form_items(rec.get("final", {}).get("items", []), "visible record final state")
+
+
+def start_own_browser():
+    """A headless shell that the test, not clonebot, starts with --remote-debugging-port=0, in
+    a process group of its own; returns (Popen, ws URL)."""
+    prof = path("own-profile")
+    os.mkdir(prof)
+    args = [HEADLESS_SHELL, "--remote-debugging-port=0", f"--user-data-dir={prof}", "--disable-gpu",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "about:blank"]
+    if os.geteuid() == 0:
+        args.insert(1, "--no-sandbox")
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    port_file = os.path.join(prof, "DevToolsActivePort")
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        try:
+            with open(port_file) as f:
+                lines = f.read().split()
+            if len(lines) >= 2:
+                return proc, f"ws://127.0.0.1:{lines[0]}{lines[1]}"
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return proc, None
+
+
+def devtools_targets(ws):
+    port = ws.split("://", 1)[1].split("/", 1)[0]
+    with urllib.request.urlopen(f"http://{port}/json/list", timeout=10) as r:
+        return sorted(t["id"] for t in json.loads(r.read().decode()))
+
+
+def case_connect_attached():
+    """--connect: snapshot and replay in a browser someone else started; clonebot leaves it
+    running with exactly the targets it had, and starts no browser of its own."""
+    rec, jp = record_counter()  # recorded the usual way, in a browser clonebot starts
+    proc, ws = start_own_browser()
+    try:
+        check(ws is not None, "the test's own browser wrote DevToolsActivePort")
+        if ws is None:
+            return
+        before = devtools_targets(ws)
+        MON.reset_max()
+        p = snapshot("/counter", "attached", "--extract", "button", "--connect", ws)
+        check(p.returncode == 0, f"snapshot --connect: exit 0 ({p.returncode} {p.stderr.strip()})")
+        if p.returncode == 0:
+            ex = load(path("attached", "extract.json"))
+            texts = [i["text"] for i in ex]
+            check(texts == ["One", "Two", "Three", "Plus", "Anonymous"], f"snapshot --connect: buttons ({texts})")
+            meta = load(path("attached", "meta.json"))
+            check("HeadlessChrome" in str(meta.get("browser")), f"snapshot --connect: meta names the browser "
+                                                                f"({meta.get('browser')})")
+        if rec:
+            p, _ = replay(jp, "rep-attached", "--sessions", "3", "--connect", ws)
+            s = check_replay_ok(p, "rep-attached", 3, "replay --connect")
+            check(s.get("final_state") == {"compared": 3, "matching": 3},
+                  f"replay --connect: final state matches in 3 of 3 ({s.get('final_state')})")
+            check_session_results("rep-attached", 3, "replay --connect", check_counter_items)
+            p, _ = replay(jp, "rep-attached-shared", "--sessions", "2", "--share-renderers", "--connect", ws)
+            check_replay_ok(p, "rep-attached-shared", 2, "replay --share-renderers --connect")
+        check(MON.max_browsers == 0, f"clonebot started no browser of its own ({MON.max_browsers})")
+        check(proc.poll() is None, "the attached browser still runs")
+        after = devtools_targets(ws)
+        check(after == before, f"clonebot closed every target it opened ({len(before)} before, {len(after)} after)")
+        # A refused port and a wrong path: one clear line each.
+        one_error_line(cb(["snapshot", url("/counter"), "-o", path("x1"), "--connect", "ws://127.0.0.1:1/x"]),
+                       "--connect to a closed port", "127.0.0.1:1", "refused")
+        bad_path = ws.rsplit("/", 1)[0] + "/no-such-id"
+        one_error_line(cb(["snapshot", url("/counter"), "-o", path("x2"), "--connect", bad_path]),
+                       "--connect to a wrong path", "404")
+        check(proc.poll() is None, "the attached browser survived the failed attaches")
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.wait()
 
 
 CASES = {n[5:]: f for n, f in list(globals().items()) if n.startswith("case_")}
