@@ -16,7 +16,9 @@
 // `clonebot check`), so it is not implemented yet.
 //
 // A tracking state file, /run/clonebot/track/<pid>-<starttime> (or $XDG_RUNTIME_DIR/clonebot or
-// /tmp/clonebot-<uid>), names the snapshot whose stop-window scan last reset the written bits.
+// /tmp/clonebot-<uid>), names the snapshot whose stop-window scan last reset the written bits:
+// one line, "sha256:<hex manifest digest> <uffd fd in the target>", or "resetting" while a
+// snapshot that may not commit resets them; space-padded to 128 bytes and rewritten in place.
 // An incremental snapshot uses uffd-wp only if that snapshot is its parent; otherwise it falls
 // back to hashing and says why.
 #pragma once
@@ -104,7 +106,10 @@ class TrackState {
   const std::string& path() const { return path_; }
 
  private:
+  static constexpr size_t kRecordSize = 128;  // "sha256:<64 hex> <fd>", space-padded, '\n'
+  absl::Status WriteRecord(const std::string& text);
   std::string path_;
+  base::UniqueFd fd_;  // opened at the first write, kept for the second
 };
 
 }  // namespace clonebot::snapshot
