@@ -83,7 +83,7 @@ bool ParseDigest(const std::string& s, Sha256* out) {
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir, bool defer_crc) {
+absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir, bool defer_checks) {
   auto img = std::make_unique<Image>();
   ASSIGN_OR_RETURN(img->layout, image::Layout::Open(dir));
   ASSIGN_OR_RETURN(std::vector<uint8_t> cfg, img->layout->ReadBlob(img->layout->config()));
@@ -97,27 +97,27 @@ absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir, bool de
   // Mapped, not digest-verified: the index carries its own CRC32C, checked by Parse, which is
   // ten times cheaper than SHA-256 on the 8 MiB index of a 1 GiB snapshot.
   ASSIGN_OR_RETURN(img->index_blob, img->layout->MapBlob(*index));
-  auto parsed = PageIndexView::Parse(img->index_blob->bytes(), !defer_crc);
+  auto parsed = PageIndexView::Parse(img->index_blob->bytes(), /*verify=*/!defer_checks);
   if (!parsed.ok()) return absl::DataLossError(dir + ": " + std::string(parsed.status().message()));
   img->index = *parsed;
   return img;
 }
 
-absl::Status Chain::CheckIndexCrcs() const {
+absl::Status Chain::CheckIndexes() const {
   for (const auto& level : levels_)
-    if (absl::Status st = PageIndexView::CheckCrc(level->index_blob->bytes()); !st.ok())
+    if (absl::Status st = level->index.Verify(level->index_blob->bytes()); !st.ok())
       return absl::DataLossError(level->layout->dir() + ": " + std::string(st.message()));
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(const std::string& dir, bool defer_crc) {
+absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(const std::string& dir, bool defer_checks) {
   auto chain = std::make_unique<Chain>();
   std::vector<std::unique_ptr<Image>> rev;
   std::string cur = dir;
   std::string want_manifest;
   std::set<std::string> seen;
   for (;;) {
-    ASSIGN_OR_RETURN(auto img, OpenImage(cur, defer_crc));
+    ASSIGN_OR_RETURN(auto img, OpenImage(cur, defer_checks));
     const std::string& digest = img->layout->manifest_descriptor().digest;
     if (!want_manifest.empty() && digest != want_manifest)
       return absl::FailedPreconditionError(absl::StrFormat(
@@ -159,7 +159,8 @@ std::optional<std::pair<Block, Sha256>> Chain::FindBlock(const PageHash& h) cons
   for (size_t l = levels_.size(); l-- > 0;) {
     const PageIndexView& idx = levels_[l]->index;
     int64_t b = idx.FindBlock(h);
-    if (b >= 0) return std::make_pair(idx.blocks[b], idx.packs[idx.blocks[b].pack]);
+    if (b >= 0 && idx.blocks[b].pack < idx.packs.size())
+      return std::make_pair(idx.blocks[b], idx.packs[idx.blocks[b].pack]);
   }
   return std::nullopt;
 }

@@ -39,9 +39,9 @@ struct Image {
   std::string parent_manifest;      // digest the parent must have
 };
 
-// Opens a committed image. With |defer_crc| its page index is bound-checked but its CRC32C is
-// left to Chain::CheckIndexCrcs.
-absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir, bool defer_crc = false);
+// Opens a committed image. With |defer_checks| its page index is parsed but not verified (see
+// PageIndexView::Parse): Chain::CheckIndexes does that.
+absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir, bool defer_checks = false);
 
 // Where one page's bytes are.
 struct PageLoc {
@@ -54,12 +54,12 @@ class Chain {
  public:
   // Opens |dir| and every ancestor (parent paths are relative to the child's directory),
   // checking each parent's manifest digest against what the child recorded.
-  // With |defer_crc| the page indexes' CRC32Cs are not checked (every bound is): the caller
-  // must call CheckIndexCrcs before it relies on what it read.
-  static absl::StatusOr<std::unique_ptr<Chain>> Open(const std::string& dir, bool defer_crc = false);
-  // Checks every level's page index CRC32C (~1.3 ms for the index of a 1 GiB snapshot). Reads
-  // only immutable state: may run on another thread while the chain is used.
-  absl::Status CheckIndexCrcs() const;
+  // With |defer_checks| the page indexes are not verified (PageIndexView::Parse): until
+  // CheckIndexes has passed, only FindBlock may be used, and what it returns not trusted.
+  static absl::StatusOr<std::unique_ptr<Chain>> Open(const std::string& dir, bool defer_checks = false);
+  // Verifies every level's page index (~3 ms for the index of a 1 GiB snapshot, with its page
+  // faults). Reads only immutable state: may run on another thread while the chain is used.
+  absl::Status CheckIndexes() const;
 
   // levels()[0] is the full snapshot at the root, back() the image that was opened.
   const std::vector<std::unique_ptr<Image>>& levels() const { return levels_; }
@@ -69,7 +69,8 @@ class Chain {
   std::vector<PageLoc> Flatten() const;
 
   const Block& block(const PageLoc& loc) const { return levels_[loc.level]->index.blocks[loc.block]; }
-  // A block with this content anywhere in the chain: the block and its pack's digest.
+  // A block with this content anywhere in the chain: the block and its pack's digest. Safe on
+  // an unverified index (a block naming a pack that is not there is not found).
   std::optional<std::pair<Block, Sha256>> FindBlock(const PageHash& h) const;
 
   // Decompresses the page at |loc| into |out| (4096 bytes), checking its hash.

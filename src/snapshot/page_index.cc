@@ -81,14 +81,7 @@ static_assert(sizeof(Run) == kRunSize && offsetof(Run, npages) == 8 && offsetof(
               offsetof(Run, first_ref) == 16 && sizeof(RunKind) == 4);
 static_assert(sizeof(Sha256) == 32 && alignof(Sha256) == 1);
 
-absl::Status PageIndexView::CheckCrc(std::span<const uint8_t> bytes) {
-  if (bytes.size() < kHeaderSize) return absl::DataLossError("page index: shorter than its header");
-  if (base::Crc32c(0, bytes.data() + kHeaderSize, bytes.size() - kHeaderSize) != Get<uint32_t>(bytes.data() + 48))
-    return absl::DataLossError("page index: CRC32C mismatch");
-  return absl::OkStatus();
-}
-
-absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> bytes, bool check_crc) {
+absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> bytes, bool verify) {
   auto bad = [](const std::string& why) {
     return absl::DataLossError("page index: " + why);
   };
@@ -110,7 +103,6 @@ absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> byte
   uint64_t need = kHeaderSize + npacks * 32 + nblocks * kBlockSize + nruns * kRunSize + nrefs * 4;
   if (need != bytes.size())
     return bad(absl::StrFormat("size %u does not match its counts (%u)", bytes.size(), need));
-  if (check_crc) RETURN_IF_ERROR(CheckCrc(bytes));
   const uint8_t* q = p + kHeaderSize;
   idx.packs = {reinterpret_cast<const Sha256*>(q), npacks};
   q += npacks * 32;
@@ -119,14 +111,26 @@ absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> byte
   idx.runs = {reinterpret_cast<const Run*>(q), nruns};
   q += nruns * kRunSize;
   idx.refs = {reinterpret_cast<const uint32_t*>(q), nrefs};
+  if (verify) RETURN_IF_ERROR(idx.Verify(bytes));
+  return idx;
+}
+
+absl::Status PageIndexView::Verify(std::span<const uint8_t> bytes) const {
+  auto bad = [](const std::string& why) {
+    return absl::DataLossError("page index: " + why);
+  };
+  if (bytes.size() < kHeaderSize) return bad("shorter than its header");
+  if (base::Crc32c(0, bytes.data() + kHeaderSize, bytes.size() - kHeaderSize) != Get<uint32_t>(bytes.data() + 48))
+    return bad("CRC32C mismatch");
+  const uint64_t npacks = packs.size(), nblocks = blocks.size(), nruns = runs.size(), nrefs = refs.size();
   for (uint64_t i = 0; i < nblocks; i++) {
-    const Block& b = idx.blocks[i];
+    const Block& b = blocks[i];
     if (b.pack >= npacks) return bad(absl::StrFormat("block %u names pack %u of %u", i, b.pack, npacks));
-    if (i > 0 && !(idx.blocks[i - 1].hash < b.hash)) return bad("blocks not sorted by hash");
+    if (i > 0 && !(blocks[i - 1].hash < b.hash)) return bad("blocks not sorted by hash");
   }
   uint64_t prev_end = 0;
   for (uint64_t i = 0; i < nruns; i++) {
-    const Run& r = idx.runs[i];
+    const Run& r = runs[i];
     uint32_t kind = Get<uint32_t>(reinterpret_cast<const uint8_t*>(&r) + 12);
     if (kind != 1 && kind != 2) return bad(absl::StrFormat("run %u has unknown kind %u", i, kind));
     if (r.start % 4096 || r.npages == 0 || r.start < prev_end || r.end() < r.start)
@@ -135,9 +139,9 @@ absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> byte
       return bad(absl::StrFormat("run %u refers past the page table", i));
     prev_end = r.end();
   }
-  for (uint32_t ref : idx.refs)
+  for (uint32_t ref : refs)
     if (ref >= nblocks) return bad(absl::StrFormat("page refers to block %u of %u", ref, nblocks));
-  return idx;
+  return absl::OkStatus();
 }
 
 int64_t PageIndexView::FindBlock(const PageHash& hash) const {

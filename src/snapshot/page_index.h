@@ -51,7 +51,8 @@ struct Run {
 
 // A parsed index that points into its serialized bytes, which must outlive it (Chain keeps the
 // blob mapped): opening a snapshot's parent copies nothing (the index of a 1 GiB snapshot is
-// ~6 MB; copying it into fresh memory cost ~4 ms here). Checked exactly as PageIndex::Parse.
+// ~6 MB; copying it into fresh memory cost ~4 ms here). Checked exactly as PageIndex::Parse
+// (or, on request, later: see Parse).
 struct PageIndexView {
   uint32_t page_size = 4096;
   std::span<const Sha256> packs;
@@ -60,11 +61,13 @@ struct PageIndexView {
   std::span<const uint32_t> refs;
 
   // |bytes| must be 8-byte aligned (a mapping is); on a big-endian host this fails. Without
-  // |check_crc| every bound is still checked (the view is safe to use), but not the CRC32C:
-  // the caller must call CheckCrc before it trusts what it read (a snapshot checks its parent's
-  // on another thread while it works).
-  static absl::StatusOr<PageIndexView> Parse(std::span<const uint8_t> bytes, bool check_crc = true);
-  static absl::Status CheckCrc(std::span<const uint8_t> bytes);
+  // |verify|, only the header and the size are checked: the spans lie within |bytes| and
+  // FindBlock stays within them, but nothing they hold is checked (a block's pack number, the
+  // order, the runs, the refs, the CRC32C) until Verify: a snapshot verifies its parent's
+  // index on another thread while it works, and looks blocks up meanwhile.
+  static absl::StatusOr<PageIndexView> Parse(std::span<const uint8_t> bytes, bool verify = true);
+  // The CRC32C of |bytes| (this view's), then every bound and order Parse(…, true) checks.
+  absl::Status Verify(std::span<const uint8_t> bytes) const;
   int64_t FindBlock(const PageHash& hash) const;
 };
 

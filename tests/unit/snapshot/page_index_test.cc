@@ -103,27 +103,41 @@ TEST(PageIndex, RejectsCorruption) {
   EXPECT_FALSE(PageIndex::Parse({}).ok());
 }
 
-// A parent's CRC is checked later, on another thread: the view is bound-checked without it,
-// and CheckCrc catches what Parse let through.
-TEST(PageIndex, DeferredCrcStillChecksBounds) {
+// A parent's index is verified later, on another thread: parsed without verification, the view
+// still lies within its bytes and FindBlock stays within it; Verify catches what Parse let
+// through.
+TEST(PageIndex, DeferredVerification) {
   std::vector<uint8_t> good = Sample().Serialize();
-  auto parse = [](const std::vector<uint8_t>& b, bool crc) {
-    std::vector<uint64_t> aligned((b.size() + 7) / 8);
-    memcpy(aligned.data(), b.data(), b.size());
-    return PageIndexView::Parse({reinterpret_cast<const uint8_t*>(aligned.data()), b.size()}, crc).status();
+  auto parse = [](const std::vector<uint8_t>& b, bool verify, std::vector<uint64_t>* store) {
+    store->assign((b.size() + 7) / 8, 0);
+    memcpy(store->data(), b.data(), b.size());
+    return PageIndexView::Parse({reinterpret_cast<const uint8_t*>(store->data()), b.size()}, verify);
   };
-  EXPECT_TRUE(parse(good, false).ok());
-  EXPECT_TRUE(PageIndexView::CheckCrc(good).ok());
-  std::vector<uint8_t> out_of_bounds = good;
-  out_of_bounds.back() ^= 0x40;  // the last ref's high byte: a block far past the end
-  EXPECT_FALSE(parse(out_of_bounds, false).ok());
-  std::vector<uint8_t> crc_only = good;
-  // The last pack digest byte: no bound depends on it, so only the CRC sees it.
-  crc_only[64 + 31] ^= 0x01;
-  EXPECT_TRUE(parse(crc_only, false).ok());
-  EXPECT_FALSE(parse(crc_only, true).ok());
-  EXPECT_FALSE(PageIndexView::CheckCrc(crc_only).ok());
-  EXPECT_FALSE(PageIndexView::CheckCrc({}).ok());
+  std::vector<uint64_t> mem;
+  auto v = parse(good, false, &mem);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_TRUE(v->Verify({reinterpret_cast<const uint8_t*>(mem.data()), good.size()}).ok());
+  EXPECT_EQ(v->FindBlock({2, 7}), 1);
+  // A ref past the blocks, a pack digest byte, blocks out of order: Parse(…, false) lets each
+  // through, Verify and Parse(…, true) do not.
+  std::vector<std::vector<uint8_t>> bad(3, good);
+  bad[0].back() ^= 0x40;   // the last ref's high byte
+  bad[1][64 + 31] ^= 0x01; // pack 0's digest: only the CRC covers it
+  {
+    PageIndex idx = Sample();
+    std::swap(idx.blocks[0], idx.blocks[1]);
+    bad[2] = idx.Serialize();  // a valid CRC over unsorted blocks
+  }
+  for (size_t i = 0; i < bad.size(); i++) {
+    auto shallow = parse(bad[i], false, &mem);
+    ASSERT_TRUE(shallow.ok()) << i << ": " << shallow.status();
+    EXPECT_FALSE(shallow->Verify({reinterpret_cast<const uint8_t*>(mem.data()), bad[i].size()}).ok()) << i;
+    for (int k = 0; k < 3; k++) (void)shallow->FindBlock({uint64_t(k), uint64_t(k)});  // in bounds (ASan)
+    EXPECT_FALSE(parse(bad[i], true, &mem).ok()) << i;
+  }
+  // The header and the size are always checked.
+  std::vector<uint8_t> cut(good.begin(), good.end() - 4);
+  EXPECT_FALSE(parse(cut, false, &mem).ok());
 }
 
 TEST(PageIndex, RejectsOverlapAndBadRefs) {
