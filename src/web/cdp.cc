@@ -24,10 +24,11 @@ std::future<absl::StatusOr<Json>> Ready(absl::StatusOr<Json> r) {
   return p.get_future();
 }
 
-// Writes all of |data|, retrying on EINTR and short writes. Returns errno or 0.
-int WriteAll(int fd, const char* data, size_t len) {
+// Writes all of |data|, retrying on EINTR and short writes. Returns errno or 0. On a socket,
+// a closed peer is EPIPE without SIGPIPE, whoever owns the signal's disposition.
+int WriteAll(int fd, const char* data, size_t len, bool socket = false) {
   while (len > 0) {
-    ssize_t n = ::write(fd, data, len);
+    ssize_t n = socket ? ::send(fd, data, len, MSG_NOSIGNAL) : ::write(fd, data, len);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno;
@@ -182,7 +183,7 @@ void Connection::Shutdown() {
     if (framing_ == Framing::kWebSocket && to_browser_.valid()) {
       // A close frame (status 1000), then EOF: the server closes its side and the reader ends.
       std::string close = WsEncodeFrame(kWsClose, std::string_view("\x03\xe8", 2));
-      (void)WriteAll(to_browser_.get(), close.data(), close.size());
+      (void)WriteAll(to_browser_.get(), close.data(), close.size(), /*socket=*/true);
       (void)::shutdown(to_browser_.get(), SHUT_WR);
     }
     to_browser_.reset();
@@ -259,7 +260,8 @@ std::future<Connection::Result> Connection::SendImpl(const std::string& session_
   int err = WriteMessage(std::move(msg), kWsText);
   commands_sent_.fetch_add(1, std::memory_order_relaxed);
   if (err != 0) {
-    Die(err == EPIPE ? std::string("the browser closed its DevTools pipe")
+    Die(err == EPIPE ? std::string(framing_ == Framing::kWebSocket ? "the browser closed the WebSocket connection"
+                                                                   : "the browser closed its DevTools pipe")
                      : absl::StrCat("writing to the browser: ", strerror(err)));
   }
   return fut;
@@ -274,7 +276,9 @@ int Connection::WriteMessage(std::string msg, uint8_t ws_opcode) {
     framed = std::move(msg);
   }
   std::lock_guard wlock(write_mu_);
-  return to_browser_.valid() ? WriteAll(to_browser_.get(), framed.data(), framed.size()) : EPIPE;
+  return to_browser_.valid()
+             ? WriteAll(to_browser_.get(), framed.data(), framed.size(), framing_ == Framing::kWebSocket)
+             : EPIPE;
 }
 
 void Connection::Die(std::string why) {
@@ -363,7 +367,8 @@ void Connection::ReaderLoop() {
     ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) {
-      std::string why = n == 0 ? "the browser closed its DevTools pipe"
+      std::string why = n == 0 ? (framing_ == Framing::kWebSocket ? "the browser closed the WebSocket connection"
+                                                                  : "the browser closed its DevTools pipe")
                                : absl::StrCat("reading from the browser: ", strerror(errno));
       if (describe_exit_) {
         std::string exit = describe_exit_();

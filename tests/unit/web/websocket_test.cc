@@ -124,6 +124,7 @@ class FakeServer {
     }
   }
   void Send(const std::string& bytes) { ASSERT_EQ(write(peer_.get(), bytes.data(), bytes.size()), ssize_t(bytes.size())); }
+  void Close() { peer_.reset(); }
 
  private:
   base::UniqueFd peer_;
@@ -184,6 +185,21 @@ TEST(WebSocketConnection, ShutdownSendsCloseAndEnds) {
   });
   s.conn().Shutdown();
   server.join();
+}
+
+// A server gone without a close frame: commands fail with one clear error, and writing to the
+// dead socket raises no SIGPIPE (this test binary leaves SIGPIPE at its default, which kills).
+TEST(WebSocketConnection, ServerGoneIsAnErrorNotASignal) {
+  FakeServer s;
+  Session b = s.conn().Browser();
+  s.Close();
+  for (int i = 0; i < 3; i++) {
+    auto r = b.Call("Browser.getVersion", Json::object(), Ms(5000));
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+    EXPECT_NE(std::string(r.status().message()).find("closed the WebSocket connection"), std::string::npos)
+        << r.status();
+  }
 }
 
 TEST(WebSocketConnection, MalformedFrameKillsTheConnection) {
