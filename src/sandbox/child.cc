@@ -306,7 +306,7 @@ void InitMain(ChildPlan& p) {
   // lo, the mount tree's propagation and the detached clones of the bind sources.
   if (p.hostname != nullptr && sethostname(p.hostname, strlen(p.hostname)) != 0)
     Die(p, Stage::kHostname, 0, errno);
-  const bool net_thread = p.new_net && StartNetThread();
+  const bool net_thread = p.new_net && p.net_on_thread && StartNetThread();
   if (p.new_net && !net_thread) {
     if (unshare(CLONE_NEWNET) != 0) Die(p, Stage::kNetNs, 0, errno);
     if (int err = LoopbackUp(); err != 0) Die(p, Stage::kLoopback, 0, err);

@@ -80,6 +80,9 @@ struct ChildPlan {
 
   const char* hostname = nullptr;
   bool new_net = true;  // a network namespace of its own, with lo up (made by init, not clone3)
+  // Made on a thread of init while it mounts (child.cc); false: by init itself first, as where
+  // the thread cannot start (CLONEBOT_RUN_NETNS_INLINE=1 makes the tests take that path).
+  bool net_on_thread = true;
   const char* stage_dir = "/tmp";  // where the new root is assembled before pivot_root
   std::vector<SourceTree> sources;
   std::vector<int> source_fds;     // filled by the child (sized by the parent)

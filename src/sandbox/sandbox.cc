@@ -245,6 +245,7 @@ absl::StatusOr<Report> Run(const Spec& spec) {
   PlanStorage st;
   plan.hostname = spec.hostname.empty() ? nullptr : spec.hostname.c_str();
   plan.new_net = !spec.share_net;
+  plan.net_on_thread = getenv("CLONEBOT_RUN_NETNS_INLINE") == nullptr;
   RETURN_IF_ERROR(BuildMounts(spec, plan, st));
   plan.source_fds.assign(plan.sources.size(), -1);
   if (auto last = base::ReadWholeFile("/proc/sys/kernel/cap_last_cap")) plan.cap_last = atoi(last->c_str());
