@@ -45,6 +45,12 @@ void RandomBytes(uint8_t* out, size_t n) {
   }
 }
 
+// "host:port", with an IPv6 literal in brackets.
+std::string Authority(const WsUrl& url) {
+  bool v6 = url.host.find(':') != std::string::npos;
+  return absl::StrCat(v6 ? "[" : "", url.host, v6 ? "]" : "", ":", url.port);
+}
+
 // Connects to |host|:|port| (IPv4 or IPv6) within |timeout|.
 absl::StatusOr<base::UniqueFd> Dial(const WsUrl& url, Ms timeout) {
   addrinfo hints = {};
@@ -86,7 +92,7 @@ absl::StatusOr<base::UniqueFd> Dial(const WsUrl& url, Ms timeout) {
     return fd;
   }
   freeaddrinfo(res);
-  return base::ErrnoToStatus(last_err, absl::StrCat("cannot connect to ", url.host, ":", url.port));
+  return base::ErrnoToStatus(last_err, absl::StrCat("cannot connect to ", Authority(url)));
 }
 
 }  // namespace
@@ -141,12 +147,10 @@ absl::StatusOr<base::UniqueFd> WsConnect(const WsUrl& url, Ms timeout, std::stri
   uint8_t nonce[16];
   RandomBytes(nonce, sizeof nonce);
   std::string key = absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(nonce), sizeof nonce));
-  bool v6 = url.host.find(':') != std::string::npos;
-  std::string req = absl::StrCat("GET ", url.path, " HTTP/1.1\r\nHost: ", v6 ? "[" : "", url.host, v6 ? "]" : "",
-                                 ":", url.port,
+  std::string req = absl::StrCat("GET ", url.path, " HTTP/1.1\r\nHost: ", Authority(url),
                                  "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ", key,
                                  "\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  const std::string where = absl::StrCat("ws://", v6 ? "[" : "", url.host, v6 ? "]" : "", ":", url.port, url.path);
+  const std::string where = absl::StrCat("ws://", Authority(url), url.path);
   for (size_t off = 0; off < req.size();) {
     ssize_t n = send(fd.get(), req.data() + off, req.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
