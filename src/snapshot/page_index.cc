@@ -81,28 +81,29 @@ static_assert(sizeof(Run) == kRunSize && offsetof(Run, npages) == 8 && offsetof(
               offsetof(Run, first_ref) == 16 && sizeof(RunKind) == 4);
 static_assert(sizeof(Sha256) == 32 && alignof(Sha256) == 1);
 
+namespace {
+absl::Status Bad(const std::string& why) { return absl::DataLossError("page index: " + why); }
+}  // namespace
+
 absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> bytes, bool verify) {
-  auto bad = [](const std::string& why) {
-    return absl::DataLossError("page index: " + why);
-  };
-  if constexpr (std::endian::native != std::endian::little) return bad("big-endian host");
+  if constexpr (std::endian::native != std::endian::little) return Bad("big-endian host");
   if (bytes.size() < kHeaderSize || memcmp(bytes.data(), kMagic, 8) != 0)
-    return bad("not a clonebot page index (bad magic)");
-  if (reinterpret_cast<uintptr_t>(bytes.data()) % 8) return bad("buffer not aligned");
+    return Bad("not a clonebot page index (bad magic)");
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % 8) return Bad("buffer not aligned");
   const uint8_t* p = bytes.data();
   uint32_t version = Get<uint32_t>(p + 8);
-  if (version != kVersion) return bad(absl::StrFormat("unsupported version %u", version));
+  if (version != kVersion) return Bad(absl::StrFormat("unsupported version %u", version));
   PageIndexView idx;
   idx.page_size = Get<uint32_t>(p + 12);
-  if (idx.page_size != 4096) return bad(absl::StrFormat("unsupported page size %u", idx.page_size));
+  if (idx.page_size != 4096) return Bad(absl::StrFormat("unsupported page size %u", idx.page_size));
   uint64_t npacks = Get<uint32_t>(p + 16), nblocks = Get<uint64_t>(p + 24), nruns = Get<uint64_t>(p + 32),
            nrefs = Get<uint64_t>(p + 40);
   // Bound every count before multiplying, so the size check cannot overflow.
   if (npacks > (1u << 16) || nblocks > (1ull << 40) || nruns > (1ull << 40) || nrefs > (1ull << 40))
-    return bad("counts out of range");
+    return Bad("counts out of range");
   uint64_t need = kHeaderSize + npacks * 32 + nblocks * kBlockSize + nruns * kRunSize + nrefs * 4;
   if (need != bytes.size())
-    return bad(absl::StrFormat("size %u does not match its counts (%u)", bytes.size(), need));
+    return Bad(absl::StrFormat("size %u does not match its counts (%u)", bytes.size(), need));
   const uint8_t* q = p + kHeaderSize;
   idx.packs = {reinterpret_cast<const Sha256*>(q), npacks};
   q += npacks * 32;
@@ -116,31 +117,28 @@ absl::StatusOr<PageIndexView> PageIndexView::Parse(std::span<const uint8_t> byte
 }
 
 absl::Status PageIndexView::Verify(std::span<const uint8_t> bytes) const {
-  auto bad = [](const std::string& why) {
-    return absl::DataLossError("page index: " + why);
-  };
-  if (bytes.size() < kHeaderSize) return bad("shorter than its header");
+  if (bytes.size() < kHeaderSize) return Bad("shorter than its header");
   if (base::Crc32c(0, bytes.data() + kHeaderSize, bytes.size() - kHeaderSize) != Get<uint32_t>(bytes.data() + 48))
-    return bad("CRC32C mismatch");
+    return Bad("CRC32C mismatch");
   const uint64_t npacks = packs.size(), nblocks = blocks.size(), nruns = runs.size(), nrefs = refs.size();
   for (uint64_t i = 0; i < nblocks; i++) {
     const Block& b = blocks[i];
-    if (b.pack >= npacks) return bad(absl::StrFormat("block %u names pack %u of %u", i, b.pack, npacks));
-    if (i > 0 && !(blocks[i - 1].hash < b.hash)) return bad("blocks not sorted by hash");
+    if (b.pack >= npacks) return Bad(absl::StrFormat("block %u names pack %u of %u", i, b.pack, npacks));
+    if (i > 0 && !(blocks[i - 1].hash < b.hash)) return Bad("blocks not sorted by hash");
   }
   uint64_t prev_end = 0;
   for (uint64_t i = 0; i < nruns; i++) {
     const Run& r = runs[i];
     uint32_t kind = Get<uint32_t>(reinterpret_cast<const uint8_t*>(&r) + 12);
-    if (kind != 1 && kind != 2) return bad(absl::StrFormat("run %u has unknown kind %u", i, kind));
+    if (kind != 1 && kind != 2) return Bad(absl::StrFormat("run %u has unknown kind %u", i, kind));
     if (r.start % 4096 || r.npages == 0 || r.start < prev_end || r.end() < r.start)
-      return bad(absl::StrFormat("run %u at 0x%x is misplaced", i, r.start));
+      return Bad(absl::StrFormat("run %u at 0x%x is misplaced", i, r.start));
     if (r.kind == RunKind::kData && (r.first_ref > nrefs || nrefs - r.first_ref < r.npages))
-      return bad(absl::StrFormat("run %u refers past the page table", i));
+      return Bad(absl::StrFormat("run %u refers past the page table", i));
     prev_end = r.end();
   }
   for (uint32_t ref : refs)
-    if (ref >= nblocks) return bad(absl::StrFormat("page refers to block %u of %u", ref, nblocks));
+    if (ref >= nblocks) return Bad(absl::StrFormat("page refers to block %u of %u", ref, nblocks));
   return absl::OkStatus();
 }
 

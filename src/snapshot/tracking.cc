@@ -244,6 +244,7 @@ absl::Status TrackState::WriteRecord(const std::string& text) {
     }
     if (!fd_) return base::ErrnoError("open(%s)", path_);
   }
+  if (text.size() >= kRecordSize) return absl::InternalError("tracking state record too long: " + text);
   std::string rec = text;
   rec.resize(kRecordSize - 1, ' ');
   rec.push_back('\n');
