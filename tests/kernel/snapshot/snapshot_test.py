@@ -33,8 +33,9 @@ Cases:
                    20 ms after clonebot is seen attached: clonebot fails with one
                    stderr line and leaves no DIR and no .partial dir (or, if it finished from
                    a copy, the image is complete and correct); no copy of the target left
-  clonebot_killed  SIGKILL clonebot 5, 15, 30, 60, 100, 150 ms into --method hash snapshots of a
-                   256 MiB target:
+  clonebot_killed  SIGKILL clonebot 5 and 15 ms, and 20-95% of an uninterrupted snapshot's time,
+                   into --method hash snapshots of a 256 MiB target (at least 3 kills must land
+                   inside one; an image published before its kill must be whole):
                    the target runs on (answers, not stopped, no tracer, no child left), no DIR,
                    the parent image still opens and extracts; the next snapshot works and
                    removes stale .partial dirs
@@ -851,7 +852,14 @@ def case_clonebot_killed(env):
     t = Target(env, BIG_PAGES, model=False)
     first = pattern.Model(256)          # the first 256 pages of the region
     env.snapshot(t, "base")
-    for delay in (0.005, 0.015, 0.03, 0.06, 0.1, 0.15):
+    # The kills land at fixed early times and at fractions of what an uninterrupted snapshot
+    # takes here, so that they fall inside it however fast clonebot gets.
+    t0 = time.monotonic()
+    env.snapshot(t, "whole", parent="base", method="hash")
+    whole = time.monotonic() - t0
+    delays = sorted({0.005, 0.015} | {round(whole * f, 3) for f in (0.2, 0.4, 0.6, 0.8, 0.95)})
+    killed_mid = 0
+    for delay in delays:
         name = "k%d" % int(delay * 1000)
         errf = env.path(name + ".stderr")
         p = subprocess.Popen([env.clonebot, "snapshot", str(t.pid), "-o", env.path(name),
@@ -873,7 +881,20 @@ def case_clonebot_killed(env):
             log("  note: target has %r after clonebot was killed" % ch)
         check(not pids_with_cmdline(t.argv)[1:] and pids_with_cmdline(t.argv) == [t.pid],
               "copies of the target left running: %s" % pids_with_cmdline(t.argv))
-        check(not os.path.exists(env.path(name)), "%s exists after clonebot was killed" % name)
+        # The image is published by one rename: it is either absent or whole. It may exist only
+        # when clonebot got that far before the kill.
+        if p.returncode == 0 or os.path.exists(env.path(name)):
+            check(os.path.exists(env.path(name)), "%s: exit 0 but no image" % name)
+            info = env.json(["inspect", env.path(name)])
+            check(info.get("method") == "hash", "%s does not inspect: %r" % (name, str(info)[:200]))
+            check(env.extract(name, t.addr, 256 * PAGE) == first.bytes(),
+                  "%s, published before the kill, has wrong pages" % name)
+            log("  (%s finished before the kill, exit %d; its image is whole)" %
+                (name, p.returncode))
+        else:
+            killed_mid += 1
+    check(killed_mid >= 3, "only %d of %d kills landed inside a snapshot (one takes %.0f ms)" %
+          (killed_mid, len(delays), whole * 1000))
     info = env.json(["inspect", env.path("base")])
     check(info.get("method") == "full", "base no longer inspects: %r" % str(info)[:200])
     got = env.extract("base", t.addr, 256 * PAGE)
