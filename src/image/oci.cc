@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -29,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
+#include "image/sha256.h"
 
 namespace clonebot::image {
 namespace {
@@ -46,6 +46,7 @@ constexpr size_t kDirectAlign = 4096;              // O_DIRECT buffer/offset/len
 constexpr size_t kStagingSize = 8 << 20;
 constexpr size_t kBufferedStagingSize = 256 << 10;
 constexpr size_t kFirstSubmit = 1 << 20;
+constexpr size_t kPairChunk = 64 << 10;            // paired blobs hash in steps of at least this
 constexpr size_t kMaxMetadataSize = 16 << 20;      // cap on index.json / manifest / oci-layout
 
 // ---------------------------------------------------------------------------------------------
@@ -192,41 +193,7 @@ absl::StatusOr<std::string> DigestHex(const std::string& digest) {
   return digest.substr(kPrefix.size());
 }
 
-std::string HexOf(const unsigned char* md, unsigned len) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
-}
 
-// Incremental SHA-256 over OpenSSL's SHA256_* functions. They are deprecated in OpenSSL 3 in
-// favour of EVP, but EVP's first digest of a process fetches the default provider and loads
-// openssl.cnf: 1.0–1.7 ms here, more than hashing a 1 MiB blob. SHA256_Update runs the same
-// assembly (SHA-NI where the CPU has it), without that set-up.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-class Sha256 {
- public:
-  Sha256() { CB_CHECK(SHA256_Init(&ctx_) == 1, "SHA256_Init"); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-
-  void Update(const void* p, size_t n) {
-    if (n > 0) CB_CHECK(SHA256_Update(&ctx_, p, n) == 1, "SHA256_Update");
-  }
-  std::string Final() {
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    CB_CHECK(SHA256_Final(md, &ctx_) == 1, "SHA256_Final");
-    return HexOf(md, SHA256_DIGEST_LENGTH);
-  }
-
- private:
-  SHA256_CTX ctx_;
-};
-#pragma GCC diagnostic pop
 
 // ---------------------------------------------------------------------------------------------
 // JSON (de)serialization of descriptors. nlohmann::json objects are std::map: keys come out
@@ -499,6 +466,7 @@ class BlobWriterImpl final : public BlobWriter {
         submit_at_(std::min(staging_size_, kFirstSubmit)) {}
 
   ~BlobWriterImpl() override {
+    Unpair();
     (void)behind_.Wait();
     if (!done_) {
       fd_.reset();
@@ -510,11 +478,25 @@ class BlobWriterImpl final : public BlobWriter {
   absl::Status Append(std::span<const uint8_t> bytes) override {
     if (done_) return absl::FailedPreconditionError("BlobWriter: Append after Finish");
     if (!error_.ok()) return error_;
-    hash_.Update(bytes.data(), bytes.size());
     size_ += bytes.size();
     absl::Status st = Stage(bytes);
-    if (!st.ok()) error_ = st;
+    if (!st.ok()) {
+      error_ = st;
+      return st;
+    }
+    // Staged bytes are hashed at once, or, paired, once both blobs have kPairChunk of them.
+    if (!partner_ || (fill_ - hashed_ >= kPairChunk && partner_->fill_ - partner_->hashed_ >= kPairChunk))
+      HashPending();
     return st;
+  }
+
+  void PairWith(BlobWriter& other) override {
+    auto* o = static_cast<BlobWriterImpl*>(&other);
+    if (o == this || done_ || o->done_) return;
+    Unpair();
+    o->Unpair();
+    partner_ = o;
+    o->partner_ = this;
   }
 
   uint64_t size() const override { return size_; }
@@ -535,6 +517,37 @@ class BlobWriterImpl final : public BlobWriter {
  private:
   std::string Shown() const { return absl::StrCat(shared_->dir, " (blob ", tmp_name_, ")"); }
 
+  // Hashes the staged bytes not yet hashed: [hashed_, fill_) of staging_[cur_].
+  void HashPending() {
+    size_t n = fill_ - hashed_;
+    if (n == 0) return;
+    const uint8_t* p = staging_[cur_].data() + hashed_;
+    hashed_ = fill_;
+    Hash(p, n);
+  }
+
+  // Hashes |n| bytes at |p|, which follow what this blob hashed so far; with the partner's
+  // staged bytes, if any, two streams at once.
+  void Hash(const uint8_t* p, size_t n) {
+    BlobWriterImpl* o = partner_;
+    if (o && o->fill_ > o->hashed_) {
+      const uint8_t* q = o->staging_[o->cur_].data() + o->hashed_;
+      size_t m = o->fill_ - o->hashed_;
+      o->hashed_ = o->fill_;
+      Sha256::UpdateTwo(hash_, p, n, o->hash_, q, m);
+    } else {
+      hash_.Update(p, n);
+    }
+  }
+
+  // Ends the pairing; what this blob staged is hashed first (the partner's with it).
+  void Unpair() {
+    if (!partner_) return;
+    HashPending();
+    partner_->partner_ = nullptr;
+    partner_ = nullptr;
+  }
+
   void Release() {
     std::lock_guard<std::mutex> lock(shared_->mu);
     --shared_->open_writers;
@@ -549,6 +562,7 @@ class BlobWriterImpl final : public BlobWriter {
       if (fill_ == 0 && n >= staging_size_ &&
           reinterpret_cast<uintptr_t>(p) % kDirectAlign == 0) {
         size_t chunk = n - n % kDirectAlign;
+        Hash(p, chunk);
         RETURN_IF_ERROR(behind_.Wait());
         RETURN_IF_ERROR(WriteOut(p, chunk));
         p += chunk;
@@ -566,9 +580,11 @@ class BlobWriterImpl final : public BlobWriter {
       p += take;
       n -= take;
       if (fill_ == submit_at_) {
+        HashPending();
         RETURN_IF_ERROR(behind_.Submit(buf.data(), fill_));
         cur_ ^= 1;
         fill_ = 0;
+        hashed_ = 0;
         submit_at_ = std::min(staging_size_, submit_at_ * 2);
       }
     }
@@ -609,6 +625,8 @@ class BlobWriterImpl final : public BlobWriter {
   }
 
   absl::StatusOr<Descriptor> FinishImpl(const std::string& media_type) {
+    Unpair();
+    HashPending();
     RETURN_IF_ERROR(behind_.Wait());
     if (fill_ > 0) {
       uint8_t* staged = staging_[cur_].data();
@@ -666,6 +684,9 @@ class BlobWriterImpl final : public BlobWriter {
   AlignedBuffer staging_[2];  // staging_[cur_] fills while the other may be in flight
   int cur_ = 0;
   size_t fill_ = 0;       // bytes staged in staging_[cur_], not yet written
+  size_t hashed_ = 0;     // of which hashed; the rest is hashed before the buffer is written
+  // The blob hashed together with this one (PairWith), or null. Both are used from one thread.
+  BlobWriterImpl* partner_ = nullptr;
   // Bytes written to the file (file offset of the next write). WriteOut, and so written_ and
   // direct_, belong to behind_'s thread while a write is in flight: touch them only after
   // behind_.Wait().

@@ -15,7 +15,12 @@ namespace clonebot::snapshot {
 namespace {
 constexpr int kPagesPerFrame = 16;
 static_assert(kPagesPerFrame * 4096 <= (128 << 10), "a raw frame is one zstd block of at most 128 KiB");
-constexpr uint32_t kWorkerPack = 0x8000;  // Block::pack >= this: the open pack of worker (pack - kWorkerPack)
+// Block::pack >= this: open pack |lane| of worker w, where pack - kWorkerPack = 2 * w + lane.
+constexpr uint32_t kWorkerPack = 0x8000;
+// A worker writes one pack until it holds this much; then a second one opens, hashed together
+// with the first (BlobWriter::PairWith: two SHA-256 streams at once), and frames alternate.
+// Small images keep one pack per worker: each pack is one more file to fsync.
+constexpr uint64_t kPairAfter = 4 << 20;
 constexpr int kSkipAfterMiss = 15;
 
 // The head of a zstd frame (RFC 8878 §3.1.1) holding |n| bytes as one raw block: magic, a frame
@@ -36,7 +41,8 @@ void RawFrameHead(uint32_t n, uint8_t out[kRawFrameHead]) {
 }  // namespace
 
 struct PageStore::Worker {
-  std::unique_ptr<image::BlobWriter> blob;
+  std::unique_ptr<image::BlobWriter> blob[2];  // its packs (see kPairAfter)
+  int lane = 0;                         // the pack the last frame went to
   ZSTD_CCtx* cctx = nullptr;
   std::vector<uint8_t> frame;           // up to kPagesPerFrame raw pages
   std::vector<uint32_t> frame_blocks;   // their block numbers
@@ -45,8 +51,8 @@ struct PageStore::Worker {
   std::vector<Entry> provisional;       // the same, for provisional pages
   int index = 0;                        // in workers_
   bool finished = false;
-  std::optional<image::Descriptor> pack;  // its finished blob, if it stored any page
-  uint64_t offset = 0;                  // bytes appended to |blob|
+  std::optional<image::Descriptor> pack[2];  // its finished blobs
+  uint64_t offset[2] = {0, 0};          // bytes appended to blob[lane]
   int skip_zstd = 0;                    // frames left to store raw without trying zstd
   ~Worker() { ZSTD_freeCCtx(cctx); }
 };
@@ -75,11 +81,21 @@ uint16_t PageStore::PackNumber(const Sha256& digest) {
   return static_cast<uint16_t>(packs_.size() - 1);
 }
 
+absl::StatusOr<image::BlobWriter*> PageStore::NextPack(Worker& w) {
+  if (!w.blob[0]) {
+    ASSIGN_OR_RETURN(w.blob[0], writer_->NewBlob());
+  } else if (w.blob[1]) {
+    w.lane ^= 1;
+  } else if (w.offset[0] >= kPairAfter) {
+    ASSIGN_OR_RETURN(w.blob[1], writer_->NewBlob());
+    w.blob[1]->PairWith(*w.blob[0]);
+    w.lane = 1;
+  }
+  return w.blob[w.lane].get();
+}
+
 absl::Status PageStore::FlushFrame(Worker& w) {
   if (w.frame_blocks.empty()) return absl::OkStatus();
-  if (!w.blob) {
-    ASSIGN_OR_RETURN(w.blob, writer_->NewBlob());
-  }
   // Incompressible data (random, already compressed, encrypted) is stored as a zstd frame of
   // raw blocks: zstd's attempt would cost ~0.5 ns a byte for nothing. After a frame that saved
   // under 3%, the next kSkipAfterMiss frames of this worker skip the attempt.
@@ -94,14 +110,15 @@ absl::Status PageStore::FlushFrame(Worker& w) {
   } else {
     w.skip_zstd--;
   }
+  ASSIGN_OR_RETURN(image::BlobWriter * blob, NextPack(w));
   if (clen == 0) {
     uint8_t head[kRawFrameHead];
     RawFrameHead(static_cast<uint32_t>(w.frame.size()), head);
-    RETURN_IF_ERROR(w.blob->Append({head, kRawFrameHead}));
-    RETURN_IF_ERROR(w.blob->Append({w.frame.data(), w.frame.size()}));
+    RETURN_IF_ERROR(blob->Append({head, kRawFrameHead}));
+    RETURN_IF_ERROR(blob->Append({w.frame.data(), w.frame.size()}));
     clen = kRawFrameHead + w.frame.size();
   } else {
-    RETURN_IF_ERROR(w.blob->Append({w.out.data(), clen}));
+    RETURN_IF_ERROR(blob->Append({w.out.data(), clen}));
   }
   RecordFrame(w, w.frame_blocks.data(), w.frame_blocks.size(), clen);
   w.frame.clear();
@@ -113,25 +130,23 @@ void PageStore::RecordFrame(Worker& w, const uint32_t* blocks, size_t n, size_t 
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t slot = 0; slot < n; slot++) {
     Block& b = blocks_[blocks[slot]];
-    b.frame_off = w.offset;
+    b.frame_off = w.offset[w.lane];
     b.frame_clen = static_cast<uint32_t>(clen);
-    b.pack = static_cast<uint16_t>(kWorkerPack + w.index);
+    b.pack = static_cast<uint16_t>(kWorkerPack + 2 * w.index + w.lane);
     b.slot = static_cast<uint16_t>(slot);
   }
   stats_.packed_bytes += clen;
-  w.offset += clen;
+  w.offset[w.lane] += clen;
 }
 
 absl::Status PageStore::RawFrameFrom(Worker& w, const uint8_t* pages, const std::pair<size_t, uint32_t>* items) {
-  if (!w.blob) {
-    ASSIGN_OR_RETURN(w.blob, writer_->NewBlob());
-  }
+  ASSIGN_OR_RETURN(image::BlobWriter * blob, NextPack(w));
   uint8_t head[kRawFrameHead];
   RawFrameHead(kPagesPerFrame * 4096, head);
-  RETURN_IF_ERROR(w.blob->Append({head, kRawFrameHead}));
+  RETURN_IF_ERROR(blob->Append({head, kRawFrameHead}));
   uint32_t blocks[kPagesPerFrame];
   for (int k = 0; k < kPagesPerFrame; k++) {
-    RETURN_IF_ERROR(w.blob->Append({pages + items[k].first * 4096, 4096}));
+    RETURN_IF_ERROR(blob->Append({pages + items[k].first * 4096, 4096}));
     blocks[k] = items[k].second;
   }
   RecordFrame(w, blocks, kPagesPerFrame, kRawFrameHead + kPagesPerFrame * 4096);
@@ -215,9 +230,10 @@ absl::Status PageStore::FinishWorker(int worker) {
   Worker& w = *workers_[worker];
   if (w.finished) return absl::OkStatus();
   RETURN_IF_ERROR(FlushFrame(w));
-  if (w.blob) {
-    ASSIGN_OR_RETURN(image::Descriptor d, w.blob->Finish(kPackMediaType));
-    w.pack = std::move(d);
+  for (int lane = 0; lane < 2; lane++) {
+    if (!w.blob[lane]) continue;
+    ASSIGN_OR_RETURN(image::Descriptor d, w.blob[lane]->Finish(kPackMediaType));
+    w.pack[lane] = std::move(d);
   }
   auto by_addr = [](const Entry& a, const Entry& b) { return a.addr < b.addr; };
   std::sort(w.entries.begin(), w.entries.end(), by_addr);
@@ -229,15 +245,18 @@ absl::Status PageStore::FinishWorker(int worker) {
 absl::StatusOr<PageIndex> PageStore::Finish(const std::vector<Run>& inherit,
                                             std::vector<image::Descriptor>* packs,
                                             const std::vector<uint64_t>& keep) {
-  std::vector<uint16_t> worker_pack(workers_.size(), 0);
+  std::vector<uint16_t> worker_pack(2 * workers_.size(), 0);
   for (size_t wi = 0; wi < workers_.size(); wi++) {
     RETURN_IF_ERROR(FinishWorker(static_cast<int>(wi)));
     Worker& w = *workers_[wi];
-    if (!w.pack) continue;
-    Sha256 digest;
-    if (!ParseDigest(w.pack->digest, &digest)) return absl::InternalError("pack digest " + w.pack->digest);
-    worker_pack[wi] = PackNumber(digest);
-    packs->push_back(*w.pack);
+    for (int lane = 0; lane < 2; lane++) {
+      const std::optional<image::Descriptor>& pack = w.pack[lane];
+      if (!pack) continue;
+      Sha256 digest;
+      if (!ParseDigest(pack->digest, &digest)) return absl::InternalError("pack digest " + pack->digest);
+      worker_pack[2 * wi + lane] = PackNumber(digest);
+      packs->push_back(*pack);
+    }
   }
   PageIndex idx;
   idx.packs = packs_;

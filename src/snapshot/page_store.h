@@ -1,8 +1,8 @@
 // PageStore: turns the pages read from a process into the page packs and page index of a new
 // image. Zero pages are dropped; the others are hashed (XXH3-128), deduplicated against each
 // other and against every image of the parent chain, packed 16 to a zstd frame, and streamed
-// into pack blobs of the image being written. Hashing and compression run on worker threads,
-// after the target has been resumed.
+// into pack blobs of the image being written (one per worker, two once it holds 4 MiB).
+// Hashing and compression run on worker threads, after the target has been resumed.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +62,8 @@ class PageStore {
     uint32_t block;
   };
   absl::Status FlushFrame(Worker& w);
+  // The pack blob the next frame of |w| goes to (opened if need be); sets w.lane.
+  absl::StatusOr<image::BlobWriter*> NextPack(Worker& w);
   // Points |n| blocks at the frame just appended at w.offset (|clen| bytes); advances w.offset.
   void RecordFrame(Worker& w, const uint32_t* blocks, size_t n, size_t clen);
   // Appends one raw frame of the kPagesPerFrame pages items[k].first of |pages|, for blocks

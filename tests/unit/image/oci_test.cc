@@ -20,6 +20,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "image/sha256.h"
 
 namespace clonebot::image {
 namespace {
@@ -104,6 +105,113 @@ TEST(Sha256, KnownVectors) {
   std::string million(1000000, 'a');
   EXPECT_EQ(Sha256Digest(Bytes(million)),
             "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+// UpdateTwo gives each stream the digest of its bytes hashed alone, whatever the lengths
+// (partial blocks, one stream empty or far longer) and mixed with Update calls.
+TEST(Sha256, UpdateTwoMatchesOneStreamAtATime) {
+  std::vector<uint8_t> a = RandomBytes(3 << 20, 1), b = RandomBytes(3 << 20, 2);
+  std::mt19937_64 rng(3);
+  for (int round = 0; round < 20; round++) {
+    Sha256 ha, hb;
+    size_t ia = 0, ib = 0;
+    int step = 0;
+    while (ia < a.size() || ib < b.size()) {
+      auto take = [&](size_t left) -> size_t {
+        size_t n;
+        switch (rng() % 5) {
+          case 0: n = rng() % 64; break;
+          case 1: n = 64 * (rng() % 64); break;
+          case 2: n = rng() % 200000; break;
+          case 3: n = 0; break;
+          default: n = 65536 + 12; break;
+        }
+        return std::min(n, left);
+      };
+      size_t na = take(a.size() - ia), nb = take(b.size() - ib);
+      if (++step % 7 == 0) {
+        ha.Update(a.data() + ia, na);
+      } else if (step % 2 == 0) {
+        Sha256::UpdateTwo(ha, a.data() + ia, na, hb, b.data() + ib, nb);
+        ib += nb;
+      } else {
+        Sha256::UpdateTwo(hb, b.data() + ib, nb, ha, a.data() + ia, na);
+        ib += nb;
+      }
+      ia += na;
+    }
+    ASSERT_EQ(ha.Final(), Sha256Digest(a)) << "round " << round;
+    ASSERT_EQ(hb.Final(), Sha256Digest(b)) << "round " << round;
+  }
+  RecordProperty("two_lanes", Sha256::HasTwoLanes() ? "yes" : "no");
+}
+
+// Paired blobs (PairWith) hash their bytes late, together: each blob's digest and contents are
+// still those of its own bytes, however the appends interleave, whichever finishes first, and
+// when a pairing is broken by a third blob or by a blob dropped unfinished.
+TEST_F(OciTest, PairedBlobsKeepTheirOwnDigests) {
+  for (const char* direct : {"1", "0"}) {
+    setenv("CLONEBOT_IMAGE_NO_DIRECT", direct, 1);
+    auto w = LayoutWriter::Create(root_ / (std::string("img") + direct));
+    ASSERT_TRUE(w.ok()) << w.status();
+    std::mt19937_64 rng(7);
+    // Page-aligned, so that large appends at page offsets take the unstaged path.
+    const size_t kSrc = 24 << 20;
+    std::unique_ptr<uint8_t, decltype(&free)> src_buf(static_cast<uint8_t*>(aligned_alloc(4096, kSrc)), free);
+    std::vector<uint8_t> random = RandomBytes(kSrc, 9);
+    memcpy(src_buf.get(), random.data(), kSrc);
+    std::span<const uint8_t> src(src_buf.get(), kSrc);
+    std::unique_ptr<BlobWriter> blobs[3];
+    std::vector<uint8_t> want[3];
+    for (int i = 0; i < 3; i++) {
+      auto b = (*w)->NewBlob();
+      ASSERT_TRUE(b.ok()) << b.status();
+      blobs[i] = std::move(*b);
+    }
+    auto append = [&](int i, size_t n) {
+      size_t off = rng() % (src.size() - n);
+      if (n >= (256 << 10)) off &= ~size_t{4095};
+      ASSERT_TRUE(blobs[i]->Append({src.data() + off, n}).ok());
+      want[i].insert(want[i].end(), src.begin() + off, src.begin() + off + n);
+    };
+    append(0, 100);
+    blobs[0]->PairWith(*blobs[1]);
+    append(0, 100);
+    append(1, 9 << 20);  // nothing staged yet: written without staging, hashed first
+    for (int k = 0; k < 400; k++) {
+      size_t n = rng() % 3 == 0 ? rng() % 5000 : 65536 + 12;
+      append(k % 2, n);
+      if (k % 50 == 49) append(k % 2, 9 << 20);  // larger than a staging buffer
+    }
+    blobs[1]->PairWith(*blobs[2]);  // ends 0-1
+    for (int k = 0; k < 100; k++) append(1 + k % 2, 65536 + 12 + rng() % 7);
+    append(0, 333);
+    blobs[2].reset();  // dropped unfinished: 1 goes on alone
+    want[2].clear();
+    blobs[0]->PairWith(*blobs[1]);
+    for (int k = 0; k < 60; k++) append(k % 3 == 0 ? 0 : 1, 40000 + rng() % 100000);
+    auto d1 = blobs[1]->Finish("application/vnd.clonebot.test");  // 1 first; 0 goes on alone
+    ASSERT_TRUE(d1.ok()) << d1.status();
+    for (int k = 0; k < 10; k++) append(0, 70000);
+    auto d0 = blobs[0]->Finish("application/vnd.clonebot.test");
+    ASSERT_TRUE(d0.ok()) << d0.status();
+    EXPECT_EQ(d0->digest, Sha256Digest(want[0])) << "direct=" << direct;
+    EXPECT_EQ(d1->digest, Sha256Digest(want[1])) << "direct=" << direct;
+    EXPECT_EQ(d0->size, want[0].size());
+    EXPECT_EQ(d1->size, want[1].size());
+    auto c = (*w)->PutBlob(kConfigMediaType, Bytes("{}"));
+    ASSERT_TRUE(c.ok());
+    auto m = (*w)->Commit(*c, {*d0, *d1}, {});
+    ASSERT_TRUE(m.ok()) << m.status();
+    auto l = Layout::Open(root_ / (std::string("img") + direct));
+    ASSERT_TRUE(l.ok()) << l.status();
+    for (int i = 0; i < 2; i++) {
+      auto got = (*l)->ReadBlob(i == 0 ? *d0 : *d1);  // verifies the digest
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_TRUE(*got == want[i]) << "blob " << i << " direct=" << direct;
+    }
+  }
+  unsetenv("CLONEBOT_IMAGE_NO_DIRECT");
 }
 
 TEST_F(OciTest, RoundTrip) {
