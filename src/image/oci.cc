@@ -485,8 +485,10 @@ class BlobWriterImpl final : public BlobWriter {
       return st;
     }
     // Staged bytes are hashed at once, or, paired, once both blobs have kPairChunk of them.
-    if (!partner_ || (fill_ - hashed_ >= kPairChunk && partner_->fill_ - partner_->hashed_ >= kPairChunk))
-      HashPending();
+    if (!partner_)
+      HashPending(true);
+    else if (Pending() >= kPairChunk && partner_->Pending() >= kPairChunk)
+      HashPending(false);
     return st;
   }
 
@@ -517,35 +519,69 @@ class BlobWriterImpl final : public BlobWriter {
  private:
   std::string Shown() const { return absl::StrCat(shared_->dir, " (blob ", tmp_name_, ")"); }
 
-  // Hashes the staged bytes not yet hashed: [hashed_, fill_) of staging_[cur_].
-  void HashPending() {
-    size_t n = fill_ - hashed_;
-    if (n == 0) return;
-    const uint8_t* p = staging_[cur_].data() + hashed_;
-    hashed_ = fill_;
-    Hash(p, n);
+  // Bytes appended but not hashed yet: the tail of the buffer submitted last (old_), then
+  // [hashed_, fill_) of staging_[cur_].
+  struct Span {
+    const uint8_t* p = nullptr;
+    size_t n = 0;
+  };
+  size_t Pending() const { return old_.n + fill_ - hashed_; }
+  int PendingSpans(Span out[2]) const {
+    int k = 0;
+    if (old_.n > 0) out[k++] = old_;
+    if (fill_ > hashed_) out[k++] = {staging_[cur_].data() + hashed_, fill_ - hashed_};
+    return k;
+  }
+  void Consume(size_t n) {
+    size_t k = std::min(n, old_.n);
+    old_.p += k;
+    old_.n -= k;
+    hashed_ += n - k;
   }
 
-  // Hashes |n| bytes at |p|, which follow what this blob hashed so far; with the partner's
-  // staged bytes, if any, two streams at once.
-  void Hash(const uint8_t* p, size_t n) {
-    BlobWriterImpl* o = partner_;
-    if (o && o->fill_ > o->hashed_) {
-      const uint8_t* q = o->staging_[o->cur_].data() + o->hashed_;
-      size_t m = o->fill_ - o->hashed_;
-      o->hashed_ = o->fill_;
-      Sha256::UpdateTwo(hash_, p, n, o->hash_, q, m);
-    } else {
-      hash_.Update(p, n);
+  // Hashes as many pending bytes of this blob and of its partner as both have, two streams at
+  // once; with |all|, then the rest of this blob's alone.
+  void HashPending(bool all) {
+    Span a[2], b[2];
+    int na = PendingSpans(a), nb = partner_ ? partner_->PendingSpans(b) : 0;
+    int i = 0, j = 0;
+    size_t together = 0;
+    while (i < na && j < nb) {
+      size_t n = std::min(a[i].n, b[j].n);
+      Sha256::UpdateTwo(hash_, a[i].p, n, partner_->hash_, b[j].p, n);
+      together += n;
+      a[i].p += n;
+      b[j].p += n;
+      if ((a[i].n -= n) == 0) i++;
+      if ((b[j].n -= n) == 0) j++;
+    }
+    Consume(together);
+    if (partner_) partner_->Consume(together);
+    if (!all) return;
+    for (; i < na; i++) {
+      hash_.Update(a[i].p, a[i].n);
+      Consume(a[i].n);
     }
   }
 
-  // Ends the pairing; what this blob staged is hashed first (the partner's with it).
+  // Hashes the tail of the buffer submitted last, which the next Submit lets the staging reuse:
+  // with the partner's pending bytes as far as they go, the rest alone.
+  void HashOld() {
+    if (old_.n == 0) return;
+    HashPending(false);
+    if (old_.n == 0) return;
+    hash_.Update(old_.p, old_.n);
+    Consume(old_.n);
+  }
+
+  // Ends the pairing; what either blob had pending is hashed first.
   void Unpair() {
     if (!partner_) return;
-    HashPending();
-    partner_->partner_ = nullptr;
+    BlobWriterImpl* o = partner_;
+    HashPending(true);
     partner_ = nullptr;
+    o->partner_ = nullptr;
+    o->HashPending(true);
   }
 
   void Release() {
@@ -562,7 +598,22 @@ class BlobWriterImpl final : public BlobWriter {
       if (fill_ == 0 && n >= staging_size_ &&
           reinterpret_cast<uintptr_t>(p) % kDirectAlign == 0) {
         size_t chunk = n - n % kDirectAlign;
-        Hash(p, chunk);
+        // |p| is the caller's: hashed now, after what is pending.
+        HashPending(true);
+        if (partner_ && partner_->Pending() > 0) {
+          Span b[2];
+          int nb = partner_->PendingSpans(b);
+          size_t off = 0;
+          for (int j = 0; j < nb; j++) {
+            size_t t = std::min(b[j].n, chunk - off);
+            Sha256::UpdateTwo(hash_, p + off, t, partner_->hash_, b[j].p, t);
+            partner_->Consume(t);
+            off += t;
+          }
+          hash_.Update(p + off, chunk - off);
+        } else {
+          hash_.Update(p, chunk);
+        }
         RETURN_IF_ERROR(behind_.Wait());
         RETURN_IF_ERROR(WriteOut(p, chunk));
         p += chunk;
@@ -580,8 +631,12 @@ class BlobWriterImpl final : public BlobWriter {
       p += take;
       n -= take;
       if (fill_ == submit_at_) {
-        HashPending();
+        // This Submit waits for the other buffer's write and hands that buffer back to the
+        // staging: what of it is unhashed goes first. This buffer's unhashed tail stays
+        // pending (old_) until the next Submit, to pair with what the partner appends.
+        HashOld();
         RETURN_IF_ERROR(behind_.Submit(buf.data(), fill_));
+        old_ = {buf.data() + hashed_, fill_ - hashed_};
         cur_ ^= 1;
         fill_ = 0;
         hashed_ = 0;
@@ -626,7 +681,7 @@ class BlobWriterImpl final : public BlobWriter {
 
   absl::StatusOr<Descriptor> FinishImpl(const std::string& media_type) {
     Unpair();
-    HashPending();
+    HashPending(true);
     RETURN_IF_ERROR(behind_.Wait());
     if (fill_ > 0) {
       uint8_t* staged = staging_[cur_].data();
@@ -684,7 +739,8 @@ class BlobWriterImpl final : public BlobWriter {
   AlignedBuffer staging_[2];  // staging_[cur_] fills while the other may be in flight
   int cur_ = 0;
   size_t fill_ = 0;       // bytes staged in staging_[cur_], not yet written
-  size_t hashed_ = 0;     // of which hashed; the rest is hashed before the buffer is written
+  size_t hashed_ = 0;     // of which hashed (see Pending)
+  Span old_;              // the unhashed tail of the buffer submitted last
   // The blob hashed together with this one (PairWith), or null. Both are used from one thread.
   BlobWriterImpl* partner_ = nullptr;
   // Bytes written to the file (file offset of the next write). WriteOut, and so written_ and

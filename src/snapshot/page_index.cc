@@ -35,8 +35,11 @@ PageHash HashPage(const uint8_t* page) {
 
 bool IsZeroPage(const uint8_t* page) {
   const uint64_t* w = reinterpret_cast<const uint64_t*>(page);
+  // Most pages that are not zero show it in their first cache line.
   uint64_t acc = 0;
-  for (int i = 0; i < 512; i += 8)
+  for (int i = 0; i < 8; i++) acc |= w[i];
+  if (acc != 0) return false;
+  for (int i = 8; i < 512; i += 8)
     acc |= w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7];
   return acc == 0;
 }
