@@ -773,6 +773,8 @@ class LayoutWriterImpl final : public LayoutWriter {
     if (!committed_) (void)RemoveTreeAt(parent_fd_.get(), partial_);
   }
 
+  bool on_memory_fs() const override { return shared_->memory_fs; }
+
   absl::StatusOr<std::unique_ptr<BlobWriter>> NewBlob() override {
     {
       std::lock_guard<std::mutex> lock(shared_->mu);

@@ -73,6 +73,8 @@ class LayoutWriter {
   // its LayoutWriter (its Finish then fails). O_DIRECT is skipped where open() refuses it, or
   // when the environment sets CLONEBOT_IMAGE_NO_DIRECT=1.
   virtual absl::StatusOr<std::unique_ptr<BlobWriter>> NewBlob() = 0;
+  // Whether the layout is on a memory filesystem (tmpfs, ramfs): one more blob costs no fsync.
+  virtual bool on_memory_fs() const = 0;
   virtual absl::StatusOr<Descriptor> PutBlob(const std::string& media_type,
                                              std::span<const uint8_t> bytes) = 0;
   // Writes the manifest (config + layers + annotations), index.json and oci-layout, fsyncs, and

@@ -19,7 +19,8 @@ static_assert(kPagesPerFrame * 4096 <= (128 << 10), "a raw frame is one zstd blo
 constexpr uint32_t kWorkerPack = 0x8000;
 // A worker writes one pack until it holds this much; then a second one opens, hashed together
 // with the first (BlobWriter::PairWith: two SHA-256 streams at once), and frames alternate.
-// Small images keep one pack per worker: each pack is one more file to fsync.
+// On a disk, small images keep one pack per worker: each pack is one more file to fsync. On a
+// memory filesystem a file costs next to nothing: pairs from the start.
 constexpr uint64_t kPairAfter = 4 << 20;
 constexpr int kSkipAfterMiss = 15;
 
@@ -86,7 +87,7 @@ absl::StatusOr<image::BlobWriter*> PageStore::NextPack(Worker& w) {
     ASSIGN_OR_RETURN(w.blob[0], writer_->NewBlob());
   } else if (w.blob[1]) {
     w.lane ^= 1;
-  } else if (w.offset[0] >= kPairAfter) {
+  } else if (w.offset[0] >= kPairAfter || writer_->on_memory_fs()) {
     ASSIGN_OR_RETURN(w.blob[1], writer_->NewBlob());
     w.blob[1]->PairWith(*w.blob[0]);
     w.lane = 1;

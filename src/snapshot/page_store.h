@@ -1,7 +1,8 @@
 // PageStore: turns the pages read from a process into the page packs and page index of a new
 // image. Zero pages are dropped; the others are hashed (XXH3-128), deduplicated against each
 // other and against every image of the parent chain, packed 16 to a zstd frame, and streamed
-// into pack blobs of the image being written (one per worker, two once it holds 4 MiB).
+// into pack blobs of the image being written (two per worker on tmpfs; on a disk one, and two
+// once it holds 4 MiB).
 // Hashing and compression run on worker threads, after the target has been resumed.
 #pragma once
 
