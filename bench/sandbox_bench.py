@@ -10,8 +10,9 @@
    firejail).
 2. Policy cost: bench/progs/getppid_timed (5,000,000 getppid, timed inside the process) natively
    and under `clonebot run --policy bench/policies/forty-rules.yaml` (40 rules, none naming
-   getppid); also under `clonebot run --no-seccomp` to show the sandbox alone costs nothing.
-   Target: <= 1.3x native.
+   getppid); also under `clonebot run --no-seccomp` to show the sandbox alone costs nothing,
+   and with a one-instruction allow-all seccomp filter and no sandbox: what any seccomp filter
+   costs on this kernel and CPU, the floor for every policy. Target: <= 1.3x native.
 """
 import argparse
 import os
@@ -86,6 +87,7 @@ def main():
     g = os.path.abspath(args.getppid)
     loops = {
         "native": [g],
+        "allow-all seccomp filter (the kernel's floor)": [g, "--allow-all-filter"],
         "clonebot run --no-seccomp": [cb, "run", "--ro", bench_dir, "--no-seccomp", "--", g],
         "clonebot run --policy forty-rules.yaml": [cb, "run", "--ro", bench_dir, "--policy", args.policy, "--", g],
     }
@@ -99,7 +101,9 @@ def main():
         m = statistics.median(v)
         print(f"  {m:8.1f}  {m / nat:5.2f}x  {k}")
     pol = statistics.median(ns["clonebot run --policy forty-rules.yaml"])
+    floor = statistics.median(ns["allow-all seccomp filter (the kernel's floor)"])
     print(f"  40-rule policy / native = {pol / nat:.2f}  (target <= 1.3)")
+    print(f"  40-rule policy / allow-all filter = {pol / floor:.2f}  (what the policy adds to any seccomp filter)")
 
 
 if __name__ == "__main__":
