@@ -193,8 +193,6 @@ absl::StatusOr<std::string> DigestHex(const std::string& digest) {
   return digest.substr(kPrefix.size());
 }
 
-
-
 // ---------------------------------------------------------------------------------------------
 // JSON (de)serialization of descriptors. nlohmann::json objects are std::map: keys come out
 // sorted, so output is deterministic.
