@@ -11,7 +11,7 @@
 //    in place; the calling thread drives the pump (it must be the copy's ptrace tracer).
 // The workers start at construction and wait for work, so that a pre-copy is hashed, compressed
 // and written while it is read and the target runs. Finish ends the input, lets each worker finish
-// its own pack (overlapping the final writes), and joins them.
+// its own packs (overlapping the final writes), and joins them.
 #pragma once
 
 #include <sys/types.h>
