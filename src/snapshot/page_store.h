@@ -42,7 +42,7 @@ class PageStore {
   absl::Status AddBatch(int worker, const uint64_t* addrs, const uint8_t* pages, size_t n,
                         bool provisional = false);
 
-  // Flushes worker |worker|'s last frame and finishes its pack blob (write, fsync, rename), and
+  // Flushes worker |worker|'s last frame and finishes its pack blobs (write, fsync, rename), and
   // sorts its entries. Called by that worker when it has no more pages, so that the workers'
   // final writes overlap; AddBatch must not be called for |worker| afterwards.
   absl::Status FinishWorker(int worker);
