@@ -378,8 +378,10 @@ struct Injector::State {
   std::string death;    // NotFound message once dead
   std::vector<siginfo_t> held;  // signals suppressed while stepping; [0] is ResumeSignal's
   int resume_signal = 0;
+  bool lone = false;    // AssumeLoneThread
 
   absl::Status Dead() const { return absl::NotFoundError(death); }
+  pid_t Wait(int* status) const { return WaitTraced(tid, status, lone); }
 
   // A ptrace request on the stopped thread failed with ESRCH: it was killed (SIGKILL wakes a
   // ptrace-stopped thread) or is otherwise no longer ours. Collects its end and reports NotFound.
@@ -387,7 +389,7 @@ struct Injector::State {
     if (dead) return Dead();
     if (!absl::IsNotFound(err)) return err;  // ESRCH maps to NotFound
     int status = 0;
-    pid_t r = WaitTid(tid, &status);
+    pid_t r = Wait(&status);
     MarkDead(r == tid ? status : -1);
     return Dead();
   }
@@ -430,7 +432,7 @@ absl::StatusOr<int64_t> Injector::State::Run(int nr, const SyscallArgs& args, bo
   for (int stops = 0; stops < kMaxStops; stops++) {
     RETURN_IF_ERROR(Ptrace(PTRACE_SINGLESTEP, nullptr, nullptr, "SINGLESTEP"));
     int status = 0;
-    if (WaitTid(tid, &status) != tid) {
+    if (Wait(&status) != tid) {
       MarkDead(-1);
       return Dead();
     }
@@ -601,6 +603,8 @@ absl::Status Injector::Restore() {
   s.held.resize(1);
   return absl::OkStatus();
 }
+
+void Injector::AssumeLoneThread() { s_->lone = true; }
 
 int Injector::ResumeSignal() const { return s_->resume_signal; }
 

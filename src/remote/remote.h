@@ -57,6 +57,11 @@ class Injector {
   // injected syscalls too (SIGSYS gives FailedPrecondition; RET_KILL kills the tracee).
   absl::StatusOr<int64_t> Syscall(int nr, const SyscallArgs& args);
 
+  // Declares that the tracee's process has no other thread and will never get one (a held copy
+  // made by ForkHeld, driven only by injected syscalls): waits for its stops then block in
+  // waitpid instead of polling (see WaitTraced). Wrong on any other process: a wait could hang.
+  void AssumeLoneThread();
+
   // Makes a copy-on-write copy of the whole process (a new single-threaded process whose memory
   // is the tracee's at the fork, copy-on-write) that never runs an instruction:
   //  - it is ptrace-attached to the calling thread and held in its first stop;

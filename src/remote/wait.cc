@@ -43,7 +43,13 @@ void ReapSiblings(pid_t tid) {
 
 }  // namespace
 
-pid_t WaitTraced(pid_t tid, int* status) {
+pid_t WaitTraced(pid_t tid, int* status, bool lone) {
+  if (lone) {
+    for (;;) {
+      pid_t r = waitpid(tid, status, __WALL);
+      if (r >= 0 || errno != EINTR) return r;
+    }
+  }
   for (unsigned spins = 0;; spins++) {
     pid_t r = waitpid(tid, status, __WALL | WNOHANG);
     if (r > 0 || (r < 0 && errno != EINTR)) return r;

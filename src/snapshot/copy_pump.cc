@@ -58,6 +58,7 @@ absl::StatusOr<std::unique_ptr<CopyPump>> CopyPump::Create(pid_t target, pid_t c
   p->copy_ = copy;
   ASSIGN_OR_RETURN(p->inj_, remote::Injector::Attach(copy, PTRACE_O_EXITKILL));
   remote::Injector& inj = *p->inj_;
+  inj.AssumeLoneThread();  // the copy is one thread, held: its long writes are waited for blocking
   RETURN_IF_ERROR(Checked(inj.Syscall(SYS_unshare, {CLONE_FILES}), "unshare(CLONE_FILES)").status());
   RETURN_IF_ERROR(Checked(inj.Syscall(SYS_close_range, {0, ~0u, 0}), "close_range").status());
   ASSIGN_OR_RETURN(int64_t scratch,

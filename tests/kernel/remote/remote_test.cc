@@ -721,6 +721,45 @@ TEST(Injector, KillHeldForkWithoutParentLeavesZombieButNoSigchld) {
   EXPECT_FALSE(Exists("/proc/" + std::to_string(*copy)));
 }
 
+// A held copy declared a lone thread (as the snapshot's copy pump does): a long injected syscall
+// is waited for in a blocking waitpid and returns its result; the copy killed during one gives
+// NotFound, not a hang.
+TEST(Injector, LoneCopyLongSyscallAndKill) {
+  Target t;
+  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
+  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
+  auto inj = MustAttach(t.pid());
+  ASSERT_NE(inj, nullptr);
+  absl::StatusOr<pid_t> copy = inj->ForkHeld();
+  ASSERT_TRUE(copy.ok()) << copy.status();
+  ASSERT_TRUE(inj->Restore().ok());
+  Detach(t.pid());
+
+  auto cinj = Injector::Attach(*copy, PTRACE_O_EXITKILL);
+  ASSERT_TRUE(cinj.ok()) << cinj.status();
+  (*cinj)->AssumeLoneThread();
+  auto t0 = std::chrono::steady_clock::now();
+  absl::StatusOr<int64_t> r = (*cinj)->Syscall(SYS_poll, {0, 0, 100});  // 100 ms, no fds
+  auto waited = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 0);
+  EXPECT_GE(waited, std::chrono::milliseconds(90));
+  EXPECT_EQ(MustSyscall(**cinj, SYS_getpid), *copy);
+
+  std::thread killer([pid = *copy] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    kill(pid, SIGKILL);
+  });
+  t0 = std::chrono::steady_clock::now();
+  r = (*cinj)->Syscall(SYS_poll, {0, 0, 20000});
+  waited = std::chrono::steady_clock::now() - t0;
+  killer.join();
+  EXPECT_TRUE(absl::IsNotFound(r.status())) << r.status();
+  EXPECT_LT(waited, std::chrono::seconds(10));
+  cinj->reset();
+  EXPECT_TRUE(KillHeldFork(*copy, nullptr).ok());
+}
+
 // The caller's ptrace options are put back after ForkHeld: PTRACE_O_TRACEEXIT still reports.
 TEST(Injector, ForkHeldRestoresCallerOptions) {
   Target t;
