@@ -323,6 +323,18 @@ std::unique_ptr<Injector> MustAttach(pid_t tid, int options = 0) {
   return inj.ok() ? std::move(*inj) : nullptr;
 }
 
+// Waits until |pid| blocks in its read, seizes and interrupts it, and attaches an Injector: how
+// most tests start. Null, with the failure recorded, if a step fails.
+std::unique_ptr<Injector> AttachInRead(pid_t pid, int options = 0) {
+  if (!WaitInSyscall(pid, SYS_read)) {
+    ADD_FAILURE() << "process " << pid << " never blocked in read";
+    return nullptr;
+  }
+  SeizeAndInterrupt(pid, options);
+  if (::testing::Test::HasFatalFailure()) return nullptr;
+  return MustAttach(pid, options);
+}
+
 int64_t MustSyscall(Injector& inj, int nr, SyscallArgs args = {}) {
   absl::StatusOr<int64_t> r = inj.Syscall(nr, args);
   EXPECT_TRUE(r.ok()) << r.status();
@@ -361,9 +373,7 @@ bool AllBytes(pid_t pid, uint64_t addr, size_t len, uint8_t want) {
 
 TEST(Injector, GetpidReturnsTargetPid) {
   Target t;
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  auto inj = MustAttach(t.pid());
+  auto inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   EXPECT_EQ(inj->tid(), t.pid());
   EXPECT_EQ(MustSyscall(*inj, SYS_getpid), t.pid());
@@ -379,9 +389,7 @@ TEST(Injector, GetpidReturnsTargetPid) {
 
 TEST(Injector, FailingSyscallReturnsNegativeErrno) {
   Target t;
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  auto inj = MustAttach(t.pid());
+  auto inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   EXPECT_EQ(MustSyscall(*inj, SYS_close, {0x7fffffff}), -EBADF);
   EXPECT_EQ(MustSyscall(*inj, SYS_openat, {static_cast<uint64_t>(AT_FDCWD), 8, O_RDONLY}),
@@ -528,9 +536,7 @@ TEST(Injector, InterruptedFutexWaitRestarts) {
 
 TEST(Injector, SignalDuringInjectionIsDeliveredAfterDetach) {
   Target t;
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  auto inj = MustAttach(t.pid());
+  auto inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   MustSyscall(*inj, SYS_getpid);
   ASSERT_EQ(kill(t.pid(), SIGUSR1), 0);
@@ -548,9 +554,7 @@ TEST(Injector, SignalDuringInjectionIsDeliveredAfterDetach) {
 // arrives exactly once, with its siginfo, after the detach.
 TEST(Injector, SignalStormDuringInjections) {
   Target t;
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  auto inj = MustAttach(t.pid());
+  auto inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   constexpr int kRt = 16;
   std::atomic<int> injections{0};
@@ -585,9 +589,7 @@ TEST(Injector, SignalStormDuringInjections) {
 
 TEST(Injector, TargetKilledMidwayGivesNotFound) {
   Target t;
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  auto inj = MustAttach(t.pid());
+  auto inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   std::atomic<int> injections{0};
   std::thread killer([&] {
@@ -616,9 +618,7 @@ TEST(Injector, TargetKilledMidwayGivesNotFound) {
 // Killed while forking copies again and again: no copy stays behind, traced or running.
 TEST(Injector, TargetKilledDuringForkHeldLeavesNoCopy) {
   Target t;
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  auto inj = MustAttach(t.pid());
+  auto inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   std::atomic<int> forks{0};
   std::thread killer([&] {
@@ -656,9 +656,7 @@ TEST(Injector, ForkHeldCopiesMemoryAndNeverRuns) {
   Reply m = t.Call('m');
   ASSERT_EQ(m.kind, 'm');
   uint64_t addr = static_cast<uint64_t>(m.v[0]);
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  auto inj = MustAttach(t.pid());
+  auto inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   absl::StatusOr<pid_t> copy = inj->ForkHeld();
   ASSERT_TRUE(copy.ok()) << copy.status();
@@ -686,9 +684,7 @@ TEST(Injector, ForkHeldCopiesMemoryAndNeverRuns) {
   EXPECT_EQ(memcmp(&cr, &cr_later, sizeof cr), 0);
 
   // Disposed of through the tracee: no zombie, no SIGCHLD.
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  inj = MustAttach(t.pid());
+  inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   absl::Status st = KillHeldFork(*copy, inj.get());
   EXPECT_TRUE(st.ok()) << st;
@@ -704,9 +700,7 @@ TEST(Injector, ForkHeldCopiesMemoryAndNeverRuns) {
 
 TEST(Injector, KillHeldForkWithoutParentLeavesZombieButNoSigchld) {
   Target t;
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  auto inj = MustAttach(t.pid());
+  auto inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   absl::StatusOr<pid_t> copy = inj->ForkHeld();
   ASSERT_TRUE(copy.ok()) << copy.status();
@@ -726,9 +720,7 @@ TEST(Injector, KillHeldForkWithoutParentLeavesZombieButNoSigchld) {
 // NotFound, not a hang.
 TEST(Injector, LoneCopyLongSyscallAndKill) {
   Target t;
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  auto inj = MustAttach(t.pid());
+  auto inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   absl::StatusOr<pid_t> copy = inj->ForkHeld();
   ASSERT_TRUE(copy.ok()) << copy.status();
@@ -763,9 +755,7 @@ TEST(Injector, LoneCopyLongSyscallAndKill) {
 // The caller's ptrace options are put back after ForkHeld: PTRACE_O_TRACEEXIT still reports.
 TEST(Injector, ForkHeldRestoresCallerOptions) {
   Target t;
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid(), PTRACE_O_TRACEEXIT));
-  auto inj = MustAttach(t.pid(), PTRACE_O_TRACEEXIT);
+  auto inj = AttachInRead(t.pid(), PTRACE_O_TRACEEXIT);
   ASSERT_NE(inj, nullptr);
   absl::StatusOr<pid_t> copy = inj->ForkHeld();
   ASSERT_TRUE(copy.ok()) << copy.status();
@@ -820,9 +810,7 @@ TEST(Injector, ForkHeldOneGiB) {
   Reply m = t.Call('m');
   ASSERT_EQ(m.kind, 'm');
   uint64_t addr = static_cast<uint64_t>(m.v[0]);
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  auto inj = MustAttach(t.pid());
+  auto inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   auto t0 = steady_clock::now();
   absl::StatusOr<pid_t> copy = inj->ForkHeld();
@@ -835,9 +823,7 @@ TEST(Injector, ForkHeldOneGiB) {
     EXPECT_TRUE(AllBytes(*copy, addr + off, 4096, 0x11)) << off;
     EXPECT_TRUE(AllBytes(t.pid(), addr + off, 4096, 0x22)) << off;
   }
-  ASSERT_TRUE(WaitInSyscall(t.pid(), SYS_read));
-  ASSERT_NO_FATAL_FAILURE(SeizeAndInterrupt(t.pid()));
-  inj = MustAttach(t.pid());
+  inj = AttachInRead(t.pid());
   ASSERT_NE(inj, nullptr);
   auto t2 = steady_clock::now();
   ASSERT_TRUE(KillHeldFork(*copy, inj.get()).ok());
