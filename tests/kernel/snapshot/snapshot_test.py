@@ -111,6 +111,29 @@ def proc_state(pid):
     return state, tracer
 
 
+def describe_task(pid):
+    """What a process is doing, for a failure message: its command, and per thread the state,
+    the syscall it is in and its kernel stack (root only)."""
+    out = []
+    try:
+        out.append("cmdline %r" % open("/proc/%d/cmdline" % pid, "rb").read().replace(b"\0", b" ")[:200])
+        for task in sorted(os.listdir("/proc/%d/task" % pid)):
+            base = "/proc/%d/task/%s/" % (pid, task)
+            parts = [task]
+            for name in ("stat", "syscall", "wchan", "stack"):
+                try:
+                    v = open(base + name).read().strip()
+                except OSError:
+                    continue
+                if name == "stat":
+                    v = "state " + v[v.rfind(")") + 2:].split()[0]
+                parts.append(v.replace("\n", " | ")[:300])
+            out.append("; ".join(parts))
+    except OSError as e:
+        out.append(str(e))
+    return " // ".join(out)
+
+
 def wait_for(pred, timeout, step=0.005):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -247,7 +270,8 @@ class Target:
             raise Fail("%s: target %d died: exit status %s%s; its stderr: %r" %
                        (what, self.pid, rc, sig, self.stderr()))
         check(st[0] not in "tT", "%s: target %d left stopped (state %s)" % (what, self.pid, st[0]))
-        check(st[1] == 0, "%s: target %d still traced by %d" % (what, self.pid, st[1]))
+        check(st[1] == 0, "%s: target %d still traced by %d (%s)" %
+              (what, self.pid, st[1], describe_task(st[1]) if st[1] else ""))
         self.stall()   # answers
 
 
