@@ -730,12 +730,23 @@ TEST(Injector, LoneCopyLongSyscallAndKill) {
   auto cinj = Injector::Attach(*copy, PTRACE_O_EXITKILL);
   ASSERT_TRUE(cinj.ok()) << cinj.status();
   (*cinj)->AssumeLoneThread();
+  // The wait blocks: a handful of context switches for 100 ms, where polling (sched_yield, then
+  // 50 us sleeps) makes well over a thousand.
+  auto switches = [] {
+    std::string st = ReadFile("/proc/thread-self/status");
+    size_t at = st.find("voluntary_ctxt_switches:");
+    return at == std::string::npos ? -1L : std::strtol(st.c_str() + at + 24, nullptr, 10);
+  };
+  long sw0 = switches();
   auto t0 = std::chrono::steady_clock::now();
   absl::StatusOr<int64_t> r = (*cinj)->Syscall(SYS_poll, {0, 0, 100});  // 100 ms, no fds
   auto waited = std::chrono::steady_clock::now() - t0;
+  long sw1 = switches();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, 0);
   EXPECT_GE(waited, std::chrono::milliseconds(90));
+  ASSERT_GE(sw0, 0);
+  EXPECT_LT(sw1 - sw0, 100) << "voluntary context switches while waiting";
   EXPECT_EQ(MustSyscall(**cinj, SYS_getpid), *copy);
 
   std::thread killer([pid = *copy] {

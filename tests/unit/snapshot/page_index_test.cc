@@ -155,6 +155,11 @@ TEST(PageIndex, RejectsOverlapAndBadRefs) {
 TEST(PageHashing, ZeroAndHash) {
   std::vector<uint8_t> page(4096, 0);
   EXPECT_TRUE(IsZeroPage(page.data()));
+  for (size_t i = 0; i < page.size(); i++) {  // the first cache line and the rest
+    page[i] = 1;
+    ASSERT_FALSE(IsZeroPage(page.data())) << "byte " << i;
+    page[i] = 0;
+  }
   page[4095] = 1;
   EXPECT_FALSE(IsZeroPage(page.data()));
   PageHash a = HashPage(page.data());
