@@ -395,11 +395,14 @@ class AlignedBuffer {
 // One write in flight at a time, on a thread of its own: the BlobWriter fills one staging
 // buffer while the other goes to disk, so a slow disk overlaps the caller's hashing and
 // compression instead of adding to it. |write| runs on that thread; its first error is kept
-// and returned by Wait().
+// and returned by Wait(). With |inline_writes| (a memory filesystem: a write is a copy into the
+// page cache, CPU work that a thread of its own would only take from the caller's peers at the
+// cost of a hand-off per buffer) Submit writes on the caller's thread.
 class WriteBehind {
  public:
   using WriteFn = absl::Status (*)(void* ctx, const uint8_t* p, size_t n);
-  WriteBehind(WriteFn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
+  WriteBehind(WriteFn fn, void* ctx, bool inline_writes)
+      : fn_(fn), ctx_(ctx), inline_(inline_writes) {}
   ~WriteBehind() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -412,6 +415,11 @@ class WriteBehind {
   // next Submit or Wait returns.
   absl::Status Submit(const uint8_t* p, size_t n) {
     RETURN_IF_ERROR(Wait());
+    if (inline_) {
+      absl::Status st = fn_(ctx_, p, n);
+      if (!st.ok()) error_ = st;
+      return st;
+    }
     if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -424,6 +432,7 @@ class WriteBehind {
   }
   // Waits until no write is in flight; the first error any write had.
   absl::Status Wait() {
+    if (inline_) return error_;
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return !busy_; });
     return error_;
@@ -446,6 +455,7 @@ class WriteBehind {
 
   WriteFn fn_;
   void* ctx_;
+  const bool inline_;
   std::mutex mu_;
   std::condition_variable cv_;
   const uint8_t* p_ = nullptr;  // the write in flight (under mu_)
@@ -751,7 +761,7 @@ class BlobWriterImpl final : public BlobWriter {
   WriteBehind behind_{[](void* self, const uint8_t* p, size_t n) {
                         return static_cast<BlobWriterImpl*>(self)->WriteOut(p, n);
                       },
-                      this};  // last: joined before the buffers and the fd go
+                      this, shared_->memory_fs};  // last: joined before the buffers and the fd go
 };
 
 class LayoutWriterImpl final : public LayoutWriter {

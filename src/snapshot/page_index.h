@@ -79,12 +79,21 @@ struct PageIndex {
   std::vector<uint32_t> refs;    // block numbers of the pages of kData runs
 
   std::vector<uint8_t> Serialize() const;
+  // The same bytes as Serialize, as the header (written into |header|) followed by the parts of
+  // the body, which point into this index: for streaming a large index into a blob without a
+  // copy of the whole.
+  static constexpr size_t kHeaderBytes = 64;
+  std::array<std::span<const uint8_t>, 5> SerializedParts(std::array<uint8_t, kHeaderBytes>& header) const;
   // Checks the magic, version, CRC32C, every bound and the sort orders.
   static absl::StatusOr<PageIndex> Parse(std::span<const uint8_t> bytes);
   // The block with |hash|, or -1.
   int64_t FindBlock(const PageHash& hash) const;
   uint64_t DataPages() const;
 };
+
+// Sorts |in| by hash into |out| (hashes must be distinct); (*renum)[i] is where in[i] went.
+// Linear on uniform hashes (a counting sort on their top bits), n log n at worst.
+void SortBlocks(const std::vector<Block>& in, std::vector<Block>* out, std::vector<uint32_t>* renum);
 
 inline constexpr char kIndexMediaType[] = "application/vnd.clonebot.snapshot.index.v1";
 inline constexpr char kPackMediaType[] = "application/vnd.clonebot.snapshot.pages.v1+zstd";

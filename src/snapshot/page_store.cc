@@ -186,15 +186,11 @@ absl::Status PageStore::AddBatch(int worker, const uint64_t* addrs, const uint8_
     stats_.zero_pages += zeros;
     for (size_t k = 0; k < items.size(); k++) {
       const Item& it = items[k];
-      uint32_t found = UINT32_MAX;
-      auto bucket = by_hash_.find(it.h.lo);
-      if (bucket != by_hash_.end())
-        for (uint32_t b : bucket->second)
-          if (blocks_[b].hash == it.h) found = b;
-      if (found == UINT32_MAX) {
+      auto [slot, added] = by_hash_.try_emplace(it.h, static_cast<uint32_t>(blocks_.size()));
+      const uint32_t found = slot->second;
+      if (added) {
         Block nb;
         nb.hash = it.h;
-        found = static_cast<uint32_t>(blocks_.size());
         if (in_parent[k]) {
           nb = in_parent[k]->first;
           nb.pack = PackNumber(in_parent[k]->second);
@@ -204,7 +200,6 @@ absl::Status PageStore::AddBatch(int worker, const uint64_t* addrs, const uint8_
           stats_.unique_pages++;
         }
         blocks_.push_back(nb);
-        by_hash_[it.h.lo].push_back(found);
       } else {
         stats_.dedup_pages++;
       }
@@ -264,28 +259,15 @@ absl::StatusOr<PageIndex> PageStore::Finish(const std::vector<Run>& inherit,
   // Resolve worker packs, then sort blocks by hash and renumber.
   for (Block& b : blocks_)
     if (b.pack >= kWorkerPack) b.pack = worker_pack[b.pack - kWorkerPack];
-  // Sort (hash, number) pairs, contiguous: an indirect sort through blocks_ misses the cache on
-  // every comparison.
-  struct Key {
-    PageHash hash;
-    uint32_t block;
-  };
-  std::vector<Key> order(blocks_.size());
-  for (uint32_t i = 0; i < blocks_.size(); i++) order[i] = {blocks_[i].hash, i};
-  std::sort(order.begin(), order.end(), [](const Key& a, const Key& b) { return a.hash < b.hash; });
-  std::vector<uint32_t> renum(blocks_.size());
-  idx.blocks.resize(blocks_.size());
-  for (uint32_t k = 0; k < order.size(); k++) {
-    renum[order[k].block] = k;
-    idx.blocks[k] = blocks_[order[k].block];
-  }
+  std::vector<uint32_t> renum;
+  SortBlocks(blocks_, &idx.blocks, &renum);
   // Each worker's entries are sorted (FinishWorker): merge them, with the kept provisional ones.
   auto by_addr = [](const Entry& a, const Entry& b) { return a.addr < b.addr; };
-  std::vector<Entry> all;
+  std::vector<Entry> all, merged;
   auto merge_in = [&](auto first, auto last) {
-    size_t mid = all.size();
-    all.insert(all.end(), first, last);
-    std::inplace_merge(all.begin(), all.begin() + mid, all.end(), by_addr);
+    merged.resize(all.size() + static_cast<size_t>(last - first));
+    std::merge(all.begin(), all.end(), first, last, merged.begin(), by_addr);
+    all.swap(merged);
   };
   for (auto& w : workers_) merge_in(w->entries.begin(), w->entries.end());
   if (!keep.empty()) {

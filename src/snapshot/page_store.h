@@ -77,7 +77,11 @@ class PageStore {
   int zstd_level_;
   std::vector<std::unique_ptr<Worker>> workers_;
   mutable std::mutex mu_;  // guards everything below
-  absl::flat_hash_map<uint64_t, std::vector<uint32_t>> by_hash_;  // hash.lo -> blocks
+  // Content hash -> its block. XXH3-128 is uniform: its low half is the table's hash.
+  struct HashLo {
+    size_t operator()(const PageHash& h) const { return h.lo; }
+  };
+  absl::flat_hash_map<PageHash, uint32_t, HashLo> by_hash_;
   std::vector<Block> blocks_;           // pack numbers refer to packs_
   std::vector<Sha256> packs_;
   std::vector<int> pending_pack_of_;    // per block: worker whose open pack holds it, or -1

@@ -74,7 +74,21 @@ class OciTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     root_ = tmpl;
   }
-  void TearDown() override { fs::remove_all(root_); }
+  void TearDown() override {
+    fs::remove_all(root_);
+    if (!shm_root_.empty()) fs::remove_all(shm_root_);
+  }
+
+  // A directory on tmpfs (a memory filesystem: buffered writes, made inline), removed at
+  // TearDown; empty if /dev/shm is not tmpfs.
+  fs::path ShmDir() {
+    if (!shm_root_.empty()) return shm_root_;
+    std::string tmpl = "/dev/shm/oci_test.XXXXXX";
+    struct statfs sfs;
+    if (statfs("/dev/shm", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC && mkdtemp(tmpl.data()) != nullptr)
+      shm_root_ = tmpl;
+    return shm_root_;
+  }
 
   // Writes a complete layout at |dir| with one config and |layer| as the only layer.
   absl::StatusOr<Descriptor> MakeLayout(const fs::path& dir, const std::string& config,
@@ -93,6 +107,7 @@ class OciTest : public ::testing::Test {
   }
 
   fs::path root_;
+  fs::path shm_root_;
 };
 
 TEST(Sha256, KnownVectors) {
@@ -150,10 +165,15 @@ TEST(Sha256, UpdateTwoMatchesOneStreamAtATime) {
 // still those of its own bytes, however the appends interleave, whichever finishes first, and
 // when a pairing is broken by a third blob or by a blob dropped unfinished.
 TEST_F(OciTest, PairedBlobsKeepTheirOwnDigests) {
-  for (const char* direct : {"1", "0"}) {
-    setenv("CLONEBOT_IMAGE_NO_DIRECT", direct, 1);
-    auto w = LayoutWriter::Create(root_ / (std::string("img") + direct));
+  // O_DIRECT, buffered with a write-behind thread, and on tmpfs (buffered, written inline).
+  for (const char* direct : {"1", "0", "shm"}) {
+    const bool on_shm = std::string(direct) == "shm";
+    if (on_shm && ShmDir().empty()) continue;
+    setenv("CLONEBOT_IMAGE_NO_DIRECT", on_shm ? "1" : direct, 1);
+    const fs::path img = (on_shm ? ShmDir() : root_) / (std::string("img") + direct);
+    auto w = LayoutWriter::Create(img);
     ASSERT_TRUE(w.ok()) << w.status();
+    if (on_shm) EXPECT_TRUE((*w)->on_memory_fs());
     std::mt19937_64 rng(7);
     // Page-aligned, so that large appends at page offsets take the unstaged path.
     const size_t kSrc = 24 << 20;
@@ -203,7 +223,7 @@ TEST_F(OciTest, PairedBlobsKeepTheirOwnDigests) {
     ASSERT_TRUE(c.ok());
     auto m = (*w)->Commit(*c, {*d0, *d1}, {});
     ASSERT_TRUE(m.ok()) << m.status();
-    auto l = Layout::Open(root_ / (std::string("img") + direct));
+    auto l = Layout::Open(img);
     ASSERT_TRUE(l.ok()) << l.status();
     for (int i = 0; i < 2; i++) {
       auto got = (*l)->ReadBlob(i == 0 ? *d0 : *d1);  // verifies the digest
@@ -316,19 +336,12 @@ TEST_P(BlobSizeTest, TailHandling) {
   std::vector<uint8_t> data = RandomBytes(n, static_cast<uint32_t>(n));
   // O_DIRECT where the filesystem has it, the buffered fallback (forced), and a layout on tmpfs
   // (taken as buffered, with small staging buffers, though tmpfs accepts O_DIRECT since 6.6).
-  std::string shm_tmpl = "/dev/shm/oci_test.XXXXXX";
-  struct statfs sfs;
-  const bool have_shm = statfs("/dev/shm", &sfs) == 0 && sfs.f_type == TMPFS_MAGIC &&
-                        mkdtemp(shm_tmpl.data()) != nullptr;
-  absl::Cleanup remove_shm = [&] {
-    if (have_shm) fs::remove_all(shm_tmpl);
-  };
   for (int way = 0; way < 3; ++way) {
     const bool buffered = way == 1;
-    if (way == 2 && !have_shm) continue;
+    if (way == 2 && ShmDir().empty()) continue;
     if (buffered) setenv("CLONEBOT_IMAGE_NO_DIRECT", "1", 1);
     absl::Cleanup unset = [] { unsetenv("CLONEBOT_IMAGE_NO_DIRECT"); };
-    const fs::path base = way == 2 ? fs::path(shm_tmpl) : root_;
+    const fs::path base = way == 2 ? ShmDir() : root_;
     for (int mode = 0; mode < 3; ++mode) {
       fs::path dir = base / ("tail-" + std::to_string(way) + "-" + std::to_string(mode));
       auto w = LayoutWriter::Create(dir);

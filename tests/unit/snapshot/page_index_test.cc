@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -31,6 +32,52 @@ PageIndex Sample() {
   idx.runs.push_back({0x9000, 1, RunKind::kData, 2});
   idx.refs = {2, 0, 1};
   return idx;
+}
+
+// SortBlocks orders by the whole hash and says where each block went: uniform hashes, hashes
+// crowded into one bucket of the counting sort (top bits equal: the comparison-sort path), a few
+// per bucket (the insertion-sort path), ties in |hi| broken by |lo|, and the empty case.
+TEST(PageIndex, SortBlocksOrdersByHashAndRenumbers) {
+  std::mt19937_64 rng(5);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{17}, size_t{5000}}) {
+    for (int shape = 0; shape < 4; shape++) {
+      std::vector<Block> in;
+      for (size_t i = 0; i < n; i++) {
+        Block b;
+        uint64_t hi = rng();
+        if (shape == 1) hi >>= 30;                // every block in bucket 0
+        if (shape == 2) hi = (hi >> 60) << 60;    // 16 distinct his, ties broken by lo
+        if (shape == 3) hi = (rng() % 8) << 61 | (hi >> 50);  // a few crowded buckets
+        b.hash = {hi, rng()};
+        b.frame_off = i;  // identifies the block
+        in.push_back(b);
+      }
+      std::vector<Block> out;
+      std::vector<uint32_t> renum;
+      SortBlocks(in, &out, &renum);
+      ASSERT_EQ(out.size(), n);
+      ASSERT_EQ(renum.size(), n);
+      for (size_t k = 1; k < n; k++) ASSERT_TRUE(out[k - 1].hash < out[k].hash) << "n=" << n << " shape=" << shape << " k=" << k;
+      for (size_t i = 0; i < n; i++) {
+        ASSERT_LT(renum[i], n);
+        EXPECT_EQ(out[renum[i]].frame_off, i);
+        EXPECT_EQ(out[renum[i]].hash, in[i].hash);
+      }
+    }
+  }
+}
+
+// SerializedParts, concatenated, are Serialize's bytes, and they parse.
+TEST(PageIndex, SerializedPartsConcatenateToSerialize) {
+  PageIndex idx = Sample();
+  std::array<uint8_t, PageIndex::kHeaderBytes> header;
+  std::vector<uint8_t> joined;
+  for (std::span<const uint8_t> part : idx.SerializedParts(header)) joined.insert(joined.end(), part.begin(), part.end());
+  EXPECT_EQ(joined, idx.Serialize());
+  auto back = PageIndex::Parse(joined);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->refs, idx.refs);
+  EXPECT_EQ(back->blocks.size(), idx.blocks.size());
 }
 
 // FindBlock (interpolation, then a bracketed search) agrees with a plain binary search for
