@@ -14,7 +14,9 @@
 #include "cli/commands.h"
 
 namespace clonebot::cli {
-namespace {
+// Named, not anonymous: the command files are compiled together (a unity build, see
+// CMakeLists.txt), and each has its own Fail and flags.
+namespace check_cmd {
 
 using abi::Feature;
 using abi::KernelFeatures;
@@ -85,9 +87,10 @@ nlohmann::json Json(const KernelFeatures& kf) {
   return j;
 }
 
-}  // namespace
+}  // namespace check_cmd
 
 RunFn RegisterCheck(CLI::App& app) {
+  using namespace check_cmd;
   auto* sub = app.add_subcommand(
       "check", "Probe which kernel features this machine has and what each capability falls back to");
   auto format = std::make_shared<std::string>("text");

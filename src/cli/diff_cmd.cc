@@ -9,7 +9,9 @@
 #include "snapshot/diff.h"
 
 namespace clonebot::cli {
-namespace {
+// Named, not anonymous: the command files are compiled together (a unity build, see
+// CMakeLists.txt), and each has its own Fail and flags.
+namespace diff_cmd {
 
 struct DiffFlags {
   std::string a, b;
@@ -46,9 +48,10 @@ int RunDiff(const DiffFlags& f) {
   return 0;
 }
 
-}  // namespace
+}  // namespace diff_cmd
 
 RunFn RegisterDiff(CLI::App& app) {
+  using namespace diff_cmd;
   auto f = std::make_shared<DiffFlags>();
   CLI::App* sub = app.add_subcommand("diff", "Compare two snapshots: mappings and changed pages");
   sub->add_option("a", f->a, "Older snapshot")->required();

@@ -11,7 +11,9 @@
 #include "snapshot/chain.h"
 
 namespace clonebot::cli {
-namespace {
+// Named, not anonymous: the command files are compiled together (a unity build, see
+// CMakeLists.txt), and each has its own Fail and flags.
+namespace extract_cmd {
 
 struct ExtractFlags {
   std::string image;
@@ -66,9 +68,10 @@ int RunExtract(const ExtractFlags& f) {
   return 0;
 }
 
-}  // namespace
+}  // namespace extract_cmd
 
 RunFn RegisterExtract(CLI::App& app) {
+  using namespace extract_cmd;
   auto f = std::make_shared<ExtractFlags>();
   CLI::App* sub = app.add_subcommand("extract", "Write the bytes of an address range as of a snapshot");
   sub->add_option("image", f->image, "Snapshot image directory")->required();

@@ -9,7 +9,9 @@
 #include "snapshot/chain.h"
 
 namespace clonebot::cli {
-namespace {
+// Named, not anonymous: the command files are compiled together (a unity build, see
+// CMakeLists.txt), and each has its own Fail and flags.
+namespace inspect_cmd {
 
 struct InspectFlags {
   std::string image;
@@ -84,9 +86,10 @@ int RunInspect(const InspectFlags& f) {
   return 0;
 }
 
-}  // namespace
+}  // namespace inspect_cmd
 
 RunFn RegisterInspect(CLI::App& app) {
+  using namespace inspect_cmd;
   auto f = std::make_shared<InspectFlags>();
   CLI::App* sub = app.add_subcommand("inspect", "Show a snapshot image: process, method, chain, sizes, mappings");
   sub->add_option("image", f->image, "Snapshot image directory")->required();

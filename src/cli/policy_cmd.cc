@@ -16,7 +16,9 @@
 #include "policy/policy.h"
 
 namespace clonebot::cli {
-namespace {
+// Named, not anonymous: the command files are compiled together (a unity build, see
+// CMakeLists.txt), and each has its own Fail and flags.
+namespace policy_cmd {
 
 struct PolicyFlags {
   std::vector<std::string> check_files;
@@ -97,9 +99,10 @@ int RunClasses() {
   return 0;
 }
 
-}  // namespace
+}  // namespace policy_cmd
 
 RunFn RegisterPolicy(CLI::App& app) {
+  using namespace policy_cmd;
   auto f = std::make_shared<PolicyFlags>();
   CLI::App* sub = app.add_subcommand("policy", "Check, explain and test syscall policies (ClonePolicy or Docker seccomp)");
   sub->require_subcommand(1);

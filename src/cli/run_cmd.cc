@@ -21,7 +21,9 @@
 extern char** environ;
 
 namespace clonebot::cli {
-namespace {
+// Named, not anonymous: the command files are compiled together (a unity build, see
+// CMakeLists.txt), and each has its own Fail and flags.
+namespace run_cmd {
 
 struct RunFlags {
   std::string memory_max, pids_max, cpu_max, time_limit;
@@ -185,9 +187,10 @@ int RunRun(CLI::App* sub, const RunFlags& f, const std::vector<std::string>& das
   return report->exit_code;
 }
 
-}  // namespace
+}  // namespace run_cmd
 
 RunFn RegisterRun(CLI::App& app, const std::vector<std::string>* command) {
+  using namespace run_cmd;
   auto f = std::make_shared<RunFlags>();
   CLI::App* sub = app.add_subcommand("run", "Run a command in a sandbox: namespaces, cgroup limits, rlimits, landlock, seccomp");
   sub->footer(

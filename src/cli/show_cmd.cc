@@ -12,7 +12,9 @@
 #include "trace/tracepipe.h"
 
 namespace clonebot::cli {
-namespace {
+// Named, not anonymous: the command files are compiled together (a unity build, see
+// CMakeLists.txt), and each has its own Fail and flags.
+namespace show_cmd {
 
 struct ShowFlags {
   std::string file;
@@ -78,9 +80,10 @@ int RunShow(const ShowFlags& f) {
   return 0;
 }
 
-}  // namespace
+}  // namespace show_cmd
 
 RunFn RegisterShow(CLI::App& app) {
+  using namespace show_cmd;
   auto f = std::make_shared<ShowFlags>();
   CLI::App* sub = app.add_subcommand("show", "Print a trace file (strace -f text by default).");
   sub->add_option("file", f->file, "trace file (.cbt)")->required();

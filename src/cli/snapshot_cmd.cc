@@ -12,7 +12,9 @@
 #include "snapshot/snapshot.h"
 
 namespace clonebot::cli {
-namespace {
+// Named, not anonymous: the command files are compiled together (a unity build, see
+// CMakeLists.txt), and each has its own Fail and flags.
+namespace snapshot_cmd {
 
 struct SnapshotFlags {
   pid_t pid = 0;
@@ -100,9 +102,10 @@ int RunSnapshot(const SnapshotFlags& f) {
   return 0;
 }
 
-}  // namespace
+}  // namespace snapshot_cmd
 
 RunFn RegisterSnapshot(CLI::App& app) {
+  using namespace snapshot_cmd;
   auto f = std::make_shared<SnapshotFlags>();
   CLI::App* sub = app.add_subcommand("snapshot", "Take a memory snapshot of a live process as an OCI image");
   sub->add_option("pid", f->pid, "Process to snapshot")->required();

@@ -19,7 +19,9 @@
 #include "trace/tracer.h"
 
 namespace clonebot::cli {
-namespace {
+// Named, not anonymous: the command files are compiled together (a unity build, see
+// CMakeLists.txt), and each has its own Fail and flags.
+namespace trace_cmd {
 
 struct TraceFlags {
   std::string output = "trace.cbt";
@@ -119,9 +121,10 @@ int RunTrace(CLI::App* sub, const TraceFlags& f, const std::vector<std::string>&
   return outcome->exit_code;
 }
 
-}  // namespace
+}  // namespace trace_cmd
 
 RunFn RegisterTrace(CLI::App& app, const std::vector<std::string>* command) {
+  using namespace trace_cmd;
   auto f = std::make_shared<TraceFlags>();
   CLI::App* sub = app.add_subcommand(
       "trace", "Record every syscall of a command, or of running processes (-p), into a .cbt file");

@@ -20,7 +20,9 @@
 #include "web/replay.h"
 
 namespace clonebot::cli {
-namespace {
+// Named, not anonymous: the command files are compiled together (a unity build, see
+// CMakeLists.txt), and each has its own Fail and flags.
+namespace web_cmd {
 
 struct WebFlags {
   // shared
@@ -169,9 +171,10 @@ int RunReplay(const WebFlags& f) {
   return (*summary)["failed"].get<int>() == 0 ? 0 : 1;
 }
 
-}  // namespace
+}  // namespace web_cmd
 
 RunFn RegisterWeb(CLI::App& app) {
+  using namespace web_cmd;
   auto f = std::make_shared<WebFlags>();
   CLI::App* sub = app.add_subcommand(
       "web", "Clone web sessions in headless Chromium: snapshot, record, replay (src/web/README.md)");
