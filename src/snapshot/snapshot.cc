@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -42,6 +44,7 @@ namespace {
 constexpr uint64_t kDirectCopyLimit = 64ull << 20;   // copy in the stop window up to this much
 constexpr uint64_t kPreCopyChunk = 64ull << 20;      // scanned, then read, per step of the pre-copy
 constexpr int kWorkers = 2;
+constexpr int kReaderNice = -10;  // the pre-copy's reader, ahead of the workers it feeds
 
 std::string Hex(const void* p, size_t n) {
   static const char* hex = "0123456789abcdef";
@@ -304,6 +307,17 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
     // it counts as unwritten, i.e. as held by the pre-copy. The mappings are the ones just
     // registered (one made since is not tracked, and the stop reads it whole).
     Reader reader(pid, /*via_mem=*/false);
+    // This thread scans and reads; two workers store what it reads, on two CPUs. At equal
+    // priority the reader waited behind them for a CPU, and they for its pages. Ahead of them
+    // (nice -10; where that is not permitted, nothing changes) it keeps them fed. Pre-copy of
+    // 1% of 1 GiB, medians of 6 alternated pairs, two runs: 33 -> 27 ms and 38 -> 30 ms.
+    const id_t self = static_cast<id_t>(gettid());
+    errno = 0;
+    const int old_nice = getpriority(PRIO_PROCESS, self);
+    const bool reniced = errno == 0 && old_nice > kReaderNice && setpriority(PRIO_PROCESS, self, kReaderNice) == 0;
+    absl::Cleanup restore_nice = [&] {
+      if (reniced) (void)setpriority(PRIO_PROCESS, self, old_nice);
+    };
     std::deque<PageRange> ranges;
     uint64_t queued = 0;  // pages in |ranges|
     auto feed = [&](bool all) {
@@ -343,6 +357,7 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
       }
     }
     feed(/*all=*/true);
+    std::move(restore_nice).Invoke();
     mark("pre-copy");
   }
   std::vector<bool> keep(precopied.size(), false);
