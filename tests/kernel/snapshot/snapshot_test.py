@@ -44,10 +44,13 @@ Cases:
   corrupt_image    truncated / modified / missing blobs, bad index.json: inspect and extract
                    fail with one clear error (never a crash, never silently wrong bytes)
   foreign_parent   --parent image of a different PID: one clear error, no DIR
+  tmpfs            incremental_uffd and fork with the images on /dev/shm (packs written inline,
+                   paired from the first frame): exact extracts, every blob's digest checked
 Exit 0 pass, 1 fail, 77 skip (clonebot has no snapshot command yet, or the feature is missing).
 """
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -799,6 +802,33 @@ def case_fork(env):
     t.assert_alive("after fork snapshots")
 
 
+def case_tmpfs(env):
+    """The images on tmpfs (/dev/shm), where packs are written inline by the workers and in
+    pairs from the first frame (BlobWriter's memory-filesystem path; the other cases write to
+    the disk): the uffd-wp incremental case and the fork case (full and incremental through
+    the copy, pumped and through /proc/COPY/mem) extract exactly, and every blob's name is the
+    SHA-256 of its bytes."""
+    shm = "/dev/shm"
+    if not os.path.isdir(shm) or subprocess.run(["stat", "-f", "-c", "%T", shm], capture_output=True,
+                                                 text=True).stdout.strip() != "tmpfs":
+        raise Skip("/dev/shm is not a tmpfs here")
+    shutil.rmtree(env.dir, ignore_errors=True)
+    env.dir = tempfile.mkdtemp(prefix="cbk-snap-", dir=shm)
+    os.chmod(env.dir, 0o755)
+    case_incremental(env, "uffd")
+    case_fork(env)
+    images = [n for n in sorted(os.listdir(env.dir)) if os.path.isfile(os.path.join(env.dir, n, "oci-layout"))]
+    check(len(images) >= 7, "expected the images of both cases in %s, found %r" % (env.dir, images))
+    for name in images:
+        for _, path in blobs(env.path(name)):
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            check(h.hexdigest() == os.path.basename(path), "%s: blob %s has SHA-256 %s" %
+                  (name, os.path.basename(path), h.hexdigest()))
+
+
 def case_fork_unsafe(env):
     """Mappings a fork does not copy (MADV_DONTFORK) or copies empty (MADV_WIPEONFORK) are read
     from the target in the stop window, not from the copy: a full snapshot through the fork
@@ -1079,6 +1109,7 @@ CASES = {
     "corrupt_image": case_corrupt_image,
     "fork": case_fork,
     "fork_unsafe": case_fork_unsafe,
+    "tmpfs": case_tmpfs,
     "foreign_parent": case_foreign_parent,
 }
 
