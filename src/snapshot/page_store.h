@@ -84,7 +84,6 @@ class PageStore {
   absl::flat_hash_map<PageHash, uint32_t, HashLo> by_hash_;
   std::vector<Block> blocks_;           // pack numbers refer to packs_
   std::vector<Sha256> packs_;
-  std::vector<int> pending_pack_of_;    // per block: worker whose open pack holds it, or -1
   StoreStats stats_;
 };
 
