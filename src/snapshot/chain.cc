@@ -157,7 +157,12 @@ std::vector<PageLoc> Chain::Flatten() const {
 }
 
 std::optional<std::pair<Block, Sha256>> Chain::FindBlock(const PageHash& h) const {
+  std::call_once(filters_once_, [this] {
+    filters_.resize(levels_.size());
+    for (size_t l = 1; l < levels_.size(); l++) filters_[l] = BlockFilter(levels_[l]->index.blocks);
+  });
   for (size_t l = levels_.size(); l-- > 0;) {
+    if (l > 0 && !filters_[l].MayContain(h)) continue;
     const PageIndexView& idx = levels_[l]->index;
     int64_t b = idx.FindBlock(h);
     if (b >= 0 && idx.blocks[b].pack < idx.packs.size())

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,7 +71,10 @@ class Chain {
 
   const Block& block(const PageLoc& loc) const { return levels_[loc.level]->index.blocks[loc.block]; }
   // A block with this content anywhere in the chain: the block and its pack's digest. Safe on
-  // an unverified index (a block naming a pack that is not there is not found).
+  // an unverified index (a block naming a pack that is not there is not found). Thread-safe.
+  // The first call builds a BlockFilter for every level but the root (which is searched
+  // directly: one level, and the largest): at depth 40, looking up a page that is in no level
+  // took ~3 us before them.
   std::optional<std::pair<Block, Sha256>> FindBlock(const PageHash& h) const;
 
   // Decompresses the page at |loc| into |out| (4096 bytes), checking its hash.
@@ -83,6 +87,8 @@ class Chain {
  private:
   absl::StatusOr<const image::Layout::Mapped*> Pack(uint32_t level, uint16_t pack) const;
   std::vector<std::unique_ptr<Image>> levels_;
+  mutable std::once_flag filters_once_;
+  mutable std::vector<BlockFilter> filters_;  // by level; [0] is empty (never consulted)
   mutable std::map<std::pair<uint32_t, uint16_t>, std::unique_ptr<image::Layout::Mapped>> packs_;
 };
 

@@ -200,6 +200,18 @@ absl::Status PageIndexView::Verify(std::span<const uint8_t> bytes) const {
   return absl::OkStatus();
 }
 
+BlockFilter::BlockFilter(std::span<const Block> blocks) {
+  if (blocks.empty()) return;
+  size_t n = 1;  // lines: a power of two, at least 16 bits per block
+  while (n * 512 < blocks.size() * 16) n *= 2;
+  lines_.resize(n);
+  mask_ = n - 1;
+  for (const Block& b : blocks) {
+    Line& line = lines_[b.hash.lo & mask_];
+    for (int j = 0; j < 8; j++) line.w[j] |= uint64_t{1} << ((b.hash.hi >> (6 * j)) & 63);
+  }
+}
+
 int64_t PageIndexView::FindBlock(const PageHash& hash) const {
   // XXH3 hashes are uniform: start where |hash| would sit, widen the window until it brackets
   // |hash|, then search it. A few cache misses instead of log2(n) (17 for 1 GiB): the parent's

@@ -71,6 +71,32 @@ struct PageIndexView {
   int64_t FindBlock(const PageHash& hash) const;
 };
 
+// A Bloom filter over the hashes of a set of blocks, for a deep parent chain: an incremental
+// snapshot looks each new page up in every level of its chain, and most pages are in none, so
+// a lookup that says "not here" from one cache line saves the searches of the levels. Split
+// blocks (as Parquet's): a key sets one bit in each of the 8 words of one 64-byte line, the
+// line chosen by the hash's low half and the bits by its high half (XXH3-128 is uniform, so
+// no rehash). About 16 bits per key: false positives ~0.1%, never a false negative.
+class BlockFilter {
+ public:
+  BlockFilter() = default;  // contains nothing
+  explicit BlockFilter(std::span<const Block> blocks);
+  bool MayContain(const PageHash& h) const {
+    if (lines_.empty()) return false;
+    const Line& line = lines_[h.lo & mask_];
+    for (int j = 0; j < 8; j++)
+      if (!(line.w[j] >> ((h.hi >> (6 * j)) & 63) & 1)) return false;
+    return true;
+  }
+
+ private:
+  struct alignas(64) Line {
+    uint64_t w[8] = {};
+  };
+  std::vector<Line> lines_;
+  uint64_t mask_ = 0;
+};
+
 struct PageIndex {
   uint32_t page_size = 4096;
   std::vector<Sha256> packs;     // pack blobs by digest (this image's or an ancestor's)

@@ -120,6 +120,24 @@ TEST(PageIndex, FindBlockAgreesWithBinarySearch) {
   }
 }
 
+// A BlockFilter holds every block it was built from, and says "maybe" for few others: at ~16
+// bits per block the split-block design gives ~0.1% false positives; 1% is the bound here.
+TEST(BlockFilter, NoFalseNegativesFewFalsePositives) {
+  std::mt19937_64 rng(5);
+  EXPECT_FALSE(BlockFilter().MayContain({1, 2}));
+  EXPECT_FALSE(BlockFilter(std::span<const Block>()).MayContain({0, 0}));
+  for (size_t n : {size_t{1}, size_t{31}, size_t{2621}, size_t{100000}}) {
+    std::vector<Block> blocks(n);
+    for (Block& b : blocks) b.hash = {rng(), rng()};
+    BlockFilter f(blocks);
+    for (const Block& b : blocks) ASSERT_TRUE(f.MayContain(b.hash)) << n;
+    int hits = 0;
+    const int queries = 200000;
+    for (int k = 0; k < queries; k++) hits += f.MayContain({rng(), rng()});
+    EXPECT_LT(hits, queries / 100) << n << " blocks";
+  }
+}
+
 TEST(PageIndex, RoundTrip) {
   PageIndex idx = Sample();
   std::vector<uint8_t> bytes = idx.Serialize();
