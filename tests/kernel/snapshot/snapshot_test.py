@@ -27,6 +27,9 @@ Cases:
                    extract there fails
   chain5           five incremental snapshots after different W/Z sets; every one (and the base)
                    extracts exactly at the end; consecutive diffs exact
+  chain_deep       twenty incremental snapshots in directories with 230-character names (the
+                   parent paths, resolved naively, would exceed PATH_MAX): the last one and the
+                   base extract exactly, and diff base..last names exactly the written pages
   threads          --threads 4: snapshots leave every thread running (counters advance), no
                    SIGCHLD, no zombie or child; stall measured by the target vs stopped_ns
   killed_mid       SIGKILL the 256 MiB target 20 ms after clonebot starts, and (a new target)
@@ -739,6 +742,21 @@ def case_chain5(env):
     t.assert_alive("after chain5")
 
 
+def case_chain_deep(env):
+    t = Target(env, NPAGES)
+    base_model = t.model.copy()
+    name = lambda k: ("%03d" % k) + "c" * 227   # NAME_MAX is 255, and ".NAME.partial-PID" must fit
+    env.snapshot(t, name(0))
+    for k in range(1, 21):
+        t.write(20 + k, [k, 3 * k + 100, NPAGES - k])
+        env.snapshot(t, name(k), parent=name(k - 1))
+    env.check_extract(name(20), t, t.model)
+    env.check_extract(name(0), t, base_model)
+    env.check_diff_region(env.diff(name(0), name(20)), t, t.model.differing(base_model),
+                          "diff base and the 20th")
+    t.assert_alive("after chain_deep")
+
+
 def case_threads(env):
     t = Target(env, NPAGES, threads=4)
     time.sleep(0.05)
@@ -1101,6 +1119,7 @@ CASES = {
     "dontneed": case_dontneed,
     "mapping": case_mapping,
     "chain5": case_chain5,
+    "chain_deep": case_chain_deep,
     "threads": case_threads,
     "killed_mid": case_killed_mid,
     "clonebot_killed": case_clonebot_killed,
