@@ -133,8 +133,8 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(const std::string& dir, bool 
     cur = parent[0] == '/' ? parent : cur + "/" + parent;
     // Resolved by the kernel's rules (symlinks first, then ".."), so that the path of level k
     // does not carry the "child/../" of every level below it: an O(depth) path at every open
-    // made opening a chain O(depth^2), and past ~680 levels longer than PATH_MAX. If it does
-    // not resolve, the open below names the unresolved path.
+    // made opening a chain O(depth^2), and a deep chain (or long names) overran PATH_MAX. If
+    // it does not resolve, the open below names the unresolved path.
     std::error_code ec;
     if (auto c = std::filesystem::canonical(cur, ec); !ec) cur = c.string();
   }
