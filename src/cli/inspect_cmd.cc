@@ -39,8 +39,8 @@ int RunInspect(const InspectFlags& f) {
     const auto& lv = *(*chain)->levels()[i];
     chain_j.push_back({{"dir", lv.layout->dir()},
                        {"manifest", lv.layout->manifest_descriptor().digest},
-                       {"method", lv.meta().value("method", "")},
-                       {"created", lv.meta().value("created", "")}});
+                       {"method", lv.method},
+                       {"created", lv.created}});
   }
   if (f.format == "json") {
     nlohmann::json j = m;

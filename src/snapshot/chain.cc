@@ -84,13 +84,44 @@ bool ParseDigest(const std::string& s, Sha256* out) {
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir, bool defer_checks) {
+const nlohmann::json& Image::meta() const {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  return config.is_object() ? config.at("clonebot") : kEmpty;  // ParseConfig checked it is there
+}
+
+absl::StatusOr<std::unique_ptr<Image>> OpenImage(const std::string& dir, bool defer_checks,
+                                                 bool read_config) {
   auto img = std::make_unique<Image>();
   ASSIGN_OR_RETURN(img->layout, image::Layout::Open(dir));
-  ASSIGN_OR_RETURN(std::vector<uint8_t> cfg, img->layout->ReadBlob(img->layout->config()));
-  img->config = nlohmann::json::parse(cfg.begin(), cfg.end(), nullptr, /*allow_exceptions=*/false);
-  if (img->config.is_discarded()) return absl::DataLossError(dir + ": config blob is not JSON");
-  RETURN_IF_ERROR(ParseConfig(*img, dir));
+  const auto& ann = img->layout->annotations();
+  auto annotation = [&](const char* key) -> const std::string* {
+    auto it = ann.find(key);
+    return it == ann.end() ? nullptr : &it->second;
+  };
+  const std::string* method = annotation(kMethodAnnotation);
+  const std::string* parent = annotation(kParentAnnotation);
+  const std::string* parent_path = annotation(kParentPathAnnotation);
+  if (!read_config && method != nullptr && (parent == nullptr) == (parent_path == nullptr)) {
+    img->method = *method;
+    if (const std::string* c = annotation(kCreatedAnnotation)) img->created = *c;
+    if (parent != nullptr) {
+      if (parent->empty() || parent_path->empty())
+        return absl::DataLossError(dir + ": malformed parent annotations");
+      img->parent_manifest = *parent;
+      img->parent_path = *parent_path;
+    }
+  } else {
+    ASSIGN_OR_RETURN(std::vector<uint8_t> cfg, img->layout->ReadBlob(img->layout->config()));
+    img->config = nlohmann::json::parse(cfg.begin(), cfg.end(), nullptr, /*allow_exceptions=*/false);
+    if (img->config.is_discarded()) return absl::DataLossError(dir + ": config blob is not JSON");
+    RETURN_IF_ERROR(ParseConfig(*img, dir));
+    auto text = [&](const char* key) {  // a field of another type is left "", never thrown
+      auto it = img->meta().find(key);
+      return it != img->meta().end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    img->method = text("method");
+    img->created = text("created");
+  }
   const image::Descriptor* index = nullptr;
   for (const auto& l : img->layout->layers())
     if (l.media_type == kIndexMediaType) index = &l;
@@ -119,7 +150,7 @@ absl::StatusOr<std::unique_ptr<Chain>> Chain::Open(const std::string& dir, bool 
   std::string want_manifest;
   std::set<std::string> seen;
   for (;;) {
-    ASSIGN_OR_RETURN(auto img, OpenImage(cur, defer_checks));
+    ASSIGN_OR_RETURN(auto img, OpenImage(cur, defer_checks, /*read_config=*/rev.empty()));
     const std::string& digest = img->layout->manifest_descriptor().digest;
     if (!want_manifest.empty() && digest != want_manifest)
       return absl::FailedPreconditionError(absl::StrFormat(

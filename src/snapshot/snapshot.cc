@@ -691,8 +691,12 @@ absl::StatusOr<SnapshotSummary> TakeSnapshot(const SnapshotOptions& opts) {
   std::string cfg = config.dump();
   ASSIGN_OR_RETURN(image::Descriptor cfg_desc,
                    writer->PutBlob(image::kConfigMediaType, {reinterpret_cast<const uint8_t*>(cfg.data()), cfg.size()}));
-  std::map<std::string, std::string> ann = {{"org.clonebot.snapshot.method", sum.method}};
-  if (parent) ann["org.clonebot.snapshot.parent"] = parent->leaf().layout->manifest_descriptor().digest;
+  std::map<std::string, std::string> ann = {{kMethodAnnotation, sum.method},
+                                             {kCreatedAnnotation, meta["created"].get<std::string>()}};
+  if (parent) {
+    ann[kParentAnnotation] = parent->leaf().layout->manifest_descriptor().digest;
+    ann[kParentPathAnnotation] = meta["parent"]["path"].get<std::string>();
+  }
   RETURN_IF_ERROR(check_interrupt());
   ASSIGN_OR_RETURN(image::Descriptor manifest, writer->Commit(cfg_desc, layers, ann));
   sum.manifest_digest = manifest.digest;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -21,9 +22,11 @@ std::string TempDir() {
   return mkdtemp(tmpl);
 }
 
-// Writes a minimal snapshot image whose pages are |pages| at |addrs|.
+// Writes a minimal snapshot image whose pages are |pages| at |addrs|; |cfg| is the config blob,
+// |ann| the manifest annotations, |manifest| (if not null) gets the manifest's digest.
 void WriteImage(const std::string& dir, const std::vector<uint64_t>& addrs, const std::vector<uint8_t>& pages,
-                StoreStats* stats) {
+                StoreStats* stats, std::string cfg = "", const std::map<std::string, std::string>& ann = {},
+                std::string* manifest = nullptr) {
   auto w = image::LayoutWriter::Create(dir);
   ASSERT_TRUE(w.ok()) << w.status();
   PageStore store(w->get(), nullptr, 2);
@@ -38,12 +41,74 @@ void WriteImage(const std::string& dir, const std::vector<uint64_t>& addrs, cons
   ASSERT_TRUE(d.ok());
   layers.push_back(*d);
   layers.insert(layers.end(), packs.begin(), packs.end());
-  std::string cfg = R"({"architecture":"amd64","os":"linux","clonebot":{"format_version":1,"pid":1,
+  if (cfg.empty()) {
+    cfg = R"({"architecture":"amd64","os":"linux","clonebot":{"format_version":1,"pid":1,
     "mappings":[{"start":"0x100000","end":"0x200000","perms":"rw-p","path":""}]}})";
+  }
   auto c = (*w)->PutBlob(image::kConfigMediaType, {reinterpret_cast<const uint8_t*>(cfg.data()), cfg.size()});
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE((*w)->Commit(*c, layers, {}).ok());
+  auto m = (*w)->Commit(*c, layers, ann);
+  ASSERT_TRUE(m.ok()) << m.status();
+  if (manifest) *manifest = m->digest;
   *stats = store.stats();
+}
+
+// A config for WriteImage: method, created, and a parent link when |parent_manifest| is set.
+std::string Config(const std::string& method, const std::string& created, const std::string& parent_path = "",
+                   const std::string& parent_manifest = "") {
+  std::string parent = parent_manifest.empty()
+                           ? "null"
+                           : R"({"path":")" + parent_path + R"(","manifest":")" + parent_manifest + R"("})";
+  return R"({"architecture":"amd64","os":"linux","clonebot":{"format_version":1,"pid":1,"method":")" + method +
+         R"(","created":")" + created + R"(","parent":)" + parent +
+         R"(,"mappings":[{"start":"0x100000","end":"0x200000","perms":"rw-p","path":""}]}})";
+}
+
+// Chain::Open walks the ancestors by their manifest annotations without reading their configs,
+// and falls back to the config for an image whose annotations lack the parent's path (written
+// before it was added); either way the leaf's config is read, and every level has its method
+// and creation time.
+TEST(Chain, AncestorsOpenFromAnnotations) {
+  for (bool with_path : {true, false}) {
+    std::string root = TempDir();
+    std::vector<uint8_t> page(4096, 0x11);
+    std::vector<uint64_t> addr = {0x100000};
+    StoreStats st;
+    std::string base_m, mid_m;
+    WriteImage(root + "/base", addr, page, &st, Config("full", "2026-01-01T00:00:00Z"),
+               {{kMethodAnnotation, "full"}, {kCreatedAnnotation, "2026-01-01T00:00:00Z"}}, &base_m);
+    std::map<std::string, std::string> mid_ann = {{kMethodAnnotation, "uffd-wp"}, {kParentAnnotation, base_m}};
+    if (with_path) {
+      mid_ann[kParentPathAnnotation] = "../base";
+      mid_ann[kCreatedAnnotation] = "2026-01-01T00:00:01Z";
+    }
+    page.assign(4096, 0x22);
+    WriteImage(root + "/mid", addr, page, &st, Config("uffd-wp", "2026-01-01T00:00:01Z", "../base", base_m), mid_ann,
+               &mid_m);
+    page.assign(4096, 0x33);
+    WriteImage(root + "/leaf", addr, page, &st, Config("hash", "2026-01-01T00:00:02Z", "../mid", mid_m),
+               {{kMethodAnnotation, "hash"}, {kParentAnnotation, mid_m}, {kParentPathAnnotation, "../mid"}});
+    auto chain = Chain::Open(root + "/leaf");
+    ASSERT_TRUE(chain.ok()) << chain.status();
+    const auto& lv = (*chain)->levels();
+    ASSERT_EQ(lv.size(), 3u);
+    EXPECT_EQ(lv[2]->meta().value("method", ""), "hash");  // the leaf: config read
+    EXPECT_EQ(lv[2]->mappings.size(), 1u);
+    EXPECT_EQ(lv[1]->method, "uffd-wp");
+    EXPECT_EQ(lv[1]->created, "2026-01-01T00:00:01Z");
+    EXPECT_EQ(lv[1]->parent_manifest, base_m);
+    // With the path in the annotations the config is not read; without it, it is.
+    EXPECT_EQ(lv[1]->config.is_null(), with_path) << with_path;
+    EXPECT_EQ(lv[1]->mappings.empty(), with_path) << with_path;
+    EXPECT_TRUE(lv[1]->meta().is_object());
+    EXPECT_EQ(lv[0]->method, "full");
+    EXPECT_EQ(lv[0]->created, "2026-01-01T00:00:00Z");
+    EXPECT_TRUE(lv[0]->parent_path.empty());
+    auto bytes = (*chain)->Extract(0x100000, 4096);
+    ASSERT_TRUE(bytes.ok()) << bytes.status();
+    EXPECT_EQ((*bytes)[0], 0x33);
+    system(("rm -rf " + root).c_str());
+  }
 }
 
 TEST(PageStore, RoundTripThroughAnImage) {
