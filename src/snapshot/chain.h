@@ -88,8 +88,8 @@ class Chain {
   // A block with this content anywhere in the chain: the block and its pack's digest. Safe on
   // an unverified index (a block naming a pack that is not there is not found). Thread-safe.
   // The first call builds a BlockFilter for every level but the root (which is searched
-  // directly: one level, and the largest): at depth 40, looking up a page that is in no level
-  // took ~3 us before them.
+  // directly: one level, and the largest): at depth ~50 they saved ~1.7 us per page
+  // looked up (4.5 ms of the pre-copy of 2,621 pages).
   std::optional<std::pair<Block, Sha256>> FindBlock(const PageHash& h) const;
 
   // Decompresses the page at |loc| into |out| (4096 bytes), checking its hash.
