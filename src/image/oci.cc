@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <climits>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -1218,6 +1219,10 @@ absl::StatusOr<std::unique_ptr<LayoutWriter>> LayoutWriter::Create(const std::st
   std::string partial = PartialName(parts.name, getpid());
   std::string shown = parts.parent + "/" + partial;
   if (mkdirat(parent.get(), partial.c_str(), 0755) != 0) {
+    if (errno == ENAMETOOLONG && partial.size() > NAME_MAX)  // the name fits, the partial one not
+      return absl::InvalidArgumentError(absl::StrCat(
+          dir, ": a directory name of ", parts.name.size(), " bytes is too long (at most ",
+          NAME_MAX - (partial.size() - parts.name.size()), ": it is written as ", shown, " first)"));
     if (errno == EEXIST)
       return absl::AlreadyExistsError(
           absl::StrCat(dir, ": another writer of this process is creating it (", shown, ")"));

@@ -649,6 +649,14 @@ TEST_F(OciTest, CreateErrors) {
   EXPECT_FALSE(LayoutWriter::Create(root_ / "..").ok());
   auto w = LayoutWriter::Create((root_ / "trailing").string() + "/");
   ASSERT_TRUE(w.ok()) << w.status();
+  // A name that fits NAME_MAX but whose ".NAME.partial-PID" does not: the error says so about
+  // the name asked for, and nothing is left behind.
+  auto long_name = LayoutWriter::Create(root_ / std::string(250, 'x'));
+  ASSERT_FALSE(long_name.ok());
+  EXPECT_EQ(long_name.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(long_name.status().message().find("250 bytes is too long"), std::string::npos)
+      << long_name.status();
+  EXPECT_TRUE(LayoutWriter::Create(root_ / std::string(200, 'y')).ok());
 }
 
 // Open() on broken layouts: one clear message naming the file, never an exception.
