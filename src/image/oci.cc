@@ -510,6 +510,34 @@ class BlobWriterImpl final : public BlobWriter {
     o->partner_ = this;
   }
 
+  absl::Status AppendTwo(std::span<const iovec> mine, BlobWriter& other_base,
+                         std::span<const iovec> theirs) override {
+    auto* o = static_cast<BlobWriterImpl*>(&other_base);
+    if (o == this) return absl::InvalidArgumentError("BlobWriter::AppendTwo to one blob");
+    if (done_ || o->done_) return absl::FailedPreconditionError("BlobWriter: Append after Finish");
+    if (!shared_->memory_fs || direct_ || o->direct_) {
+      for (const iovec& v : mine) RETURN_IF_ERROR(Append({static_cast<const uint8_t*>(v.iov_base), v.iov_len}));
+      for (const iovec& v : theirs)
+        RETURN_IF_ERROR(o->Append({static_cast<const uint8_t*>(v.iov_base), v.iov_len}));
+      return absl::OkStatus();
+    }
+    if (!error_.ok()) return error_;
+    if (!o->error_.ok()) return o->error_;
+    // What either blob has staged is hashed and written first: bytes keep their order.
+    absl::Status st = Drain();
+    if (st.ok()) st = o->Drain();
+    if (st.ok()) {
+      Sha256::UpdateTwoV(hash_, mine, o->hash_, theirs);
+      st = WriteV(mine);
+      if (st.ok()) st = o->WriteV(theirs);
+    }
+    if (!st.ok()) {
+      error_ = st;
+      o->error_ = st;
+    }
+    return st;
+  }
+
   uint64_t size() const override { return size_; }
 
   absl::StatusOr<Descriptor> Finish(const std::string& media_type) override {
@@ -651,6 +679,44 @@ class BlobWriterImpl final : public BlobWriter {
         hashed_ = 0;
         submit_at_ = std::min(staging_size_, submit_at_ * 2);
       }
+    }
+    return absl::OkStatus();
+  }
+
+  // Hashes what is pending and writes what is staged (inline writes only: memory filesystem),
+  // leaving the staging empty.
+  absl::Status Drain() {
+    HashPending(true);
+    RETURN_IF_ERROR(behind_.Wait());
+    if (fill_ > 0) RETURN_IF_ERROR(WriteOut(staging_[cur_].data(), fill_));
+    fill_ = 0;
+    hashed_ = 0;
+    old_ = {};
+    return absl::OkStatus();
+  }
+
+  // Writes the bytes of |v| at the current end, from the caller's memory (buffered I/O only).
+  absl::Status WriteV(std::span<const iovec> v) {
+    std::vector<iovec> rest(v.begin(), v.end());
+    size_t k = 0;
+    while (k < rest.size()) {
+      int cnt = static_cast<int>(std::min<size_t>(rest.size() - k, IOV_MAX));
+      ssize_t w = pwritev(fd_.get(), rest.data() + k, cnt, static_cast<off_t>(written_));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError("write(%s)", Shown());
+      }
+      if (w == 0) return absl::DataLossError(absl::StrCat("write(", Shown(), "): wrote nothing"));
+      written_ += static_cast<uint64_t>(w);
+      size_ += static_cast<uint64_t>(w);
+      for (size_t left = static_cast<size_t>(w); left > 0 && k < rest.size();) {
+        size_t t = std::min(left, rest[k].iov_len);
+        rest[k].iov_base = static_cast<uint8_t*>(rest[k].iov_base) + t;
+        rest[k].iov_len -= t;
+        left -= t;
+        if (rest[k].iov_len == 0) k++;
+      }
+      while (k < rest.size() && rest[k].iov_len == 0) k++;
     }
     return absl::OkStatus();
   }

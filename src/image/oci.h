@@ -16,6 +16,8 @@
 // LayoutWriter::Create in the same parent directory.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -55,6 +57,14 @@ class BlobWriter {
   // from one thread. Ends when either is finished or destroyed; pairing with a third blob ends
   // the earlier pairing.
   virtual void PairWith(BlobWriter& other) = 0;
+  // Appends the bytes of |mine| to this blob and those of |theirs| to |other| (another blob of
+  // the same LayoutWriter, used from the same thread), the two hashed together as far as their
+  // lengths match. On a memory filesystem the bytes go from the caller's memory to the files
+  // (one pwritev each), never through a staging buffer: there a write is a copy into the page
+  // cache, and staging would be a second one. Elsewhere it is Append of each span. The spans
+  // need not outlive the call.
+  virtual absl::Status AppendTwo(std::span<const iovec> mine, BlobWriter& other,
+                                 std::span<const iovec> theirs) = 0;
   // Finishes the blob, moves it to blobs/sha256/<hex> (a blob with that digest already present
   // is kept and the new copy dropped) and returns its descriptor.
   virtual absl::StatusOr<Descriptor> Finish(const std::string& media_type) = 0;

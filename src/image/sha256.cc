@@ -118,6 +118,94 @@ void Sha256::UpdateTwo(Sha256& a, const uint8_t* pa, size_t na, Sha256& b, const
   b.Update(pb, nb);
 }
 
+namespace {
+
+// A read position in a list of spans.
+struct Cursor {
+  std::span<const iovec> v;
+  size_t i = 0, off = 0;
+  size_t left = 0;  // bytes from here to the end
+
+  explicit Cursor(std::span<const iovec> spans) : v(spans) {
+    for (const iovec& x : v) left += x.iov_len;
+    Skip();
+  }
+  void Skip() {
+    while (i < v.size() && off == v[i].iov_len) i++, off = 0;
+  }
+  const uint8_t* here() const { return static_cast<const uint8_t*>(v[i].iov_base) + off; }
+  size_t contiguous() const { return left == 0 ? 0 : v[i].iov_len - off; }
+  void Advance(size_t n) {
+    left -= n;
+    while (n > 0) {
+      size_t t = std::min(n, v[i].iov_len - off);
+      off += t;
+      n -= t;
+      Skip();
+    }
+    Skip();
+  }
+  // Copies the next |n| bytes (at most |left|) to |out| and moves past them.
+  void Gather(uint8_t* out, size_t n) {
+    left -= n;
+    while (n > 0) {
+      size_t t = std::min(n, v[i].iov_len - off);
+      memcpy(out, here(), t);
+      out += t;
+      off += t;
+      n -= t;
+      Skip();
+    }
+  }
+};
+
+}  // namespace
+
+void Sha256::UpdateTwoV(Sha256& a, std::span<const iovec> va, Sha256& b, std::span<const iovec> vb) {
+  CB_CHECK(&a != &b, "Sha256::UpdateTwoV of one stream");
+  Cursor ca(va), cb(vb);
+#ifdef CLONEBOT_HAVE_SHA256_MB
+  // Partial blocks first, one stream at a time.
+  for (auto [s, c] : {std::pair<Sha256*, Cursor*>{&a, &ca}, {&b, &cb}}) {
+    while (s->ctx_.num != 0 && c->left > 0) {
+      size_t take = std::min(c->contiguous(), static_cast<size_t>(SHA256_CBLOCK - s->ctx_.num));
+      s->Update(c->here(), take);
+      c->Advance(take);
+    }
+  }
+  if (a.ctx_.num == 0 && b.ctx_.num == 0) {
+    uint8_t tmp[2][SHA256_CBLOCK];
+    while (ca.left >= SHA256_CBLOCK && cb.left >= SHA256_CBLOCK) {
+      // As many whole blocks as both have contiguous; a stream with none gathers one.
+      size_t na = ca.contiguous() / SHA256_CBLOCK, nb = cb.contiguous() / SHA256_CBLOCK;
+      size_t n = (na > 0 && nb > 0) ? std::min(na, nb) : 1;
+      const uint8_t* pa = ca.here();
+      const uint8_t* pb = cb.here();
+      if (na == 0) {
+        ca.Gather(tmp[0], SHA256_CBLOCK);
+        pa = tmp[0];
+      } else {
+        ca.Advance(n * SHA256_CBLOCK);
+      }
+      if (nb == 0) {
+        cb.Gather(tmp[1], SHA256_CBLOCK);
+        pb = tmp[1];
+      } else {
+        cb.Advance(n * SHA256_CBLOCK);
+      }
+      TwoLanes(&a.ctx_, pa, &b.ctx_, pb, n);
+    }
+  }
+#endif
+  for (auto [s, c] : {std::pair<Sha256*, Cursor*>{&a, &ca}, {&b, &cb}}) {
+    while (c->left > 0) {
+      size_t take = c->contiguous();
+      s->Update(c->here(), take);
+      c->Advance(take);
+    }
+  }
+}
+
 }  // namespace clonebot::image
 
 #pragma GCC diagnostic pop

@@ -14,9 +14,11 @@
 #pragma once
 
 #include <openssl/sha.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 
 namespace clonebot::image {
@@ -35,6 +37,10 @@ class Sha256 {
   // together. |a| and |b| must be different objects.
   static void UpdateTwo(Sha256& a, const uint8_t* pa, size_t na, Sha256& b, const uint8_t* pb,
                         size_t nb);
+  // The same for scattered bytes: every byte of |va| into |a|, of |vb| into |b|. Blocks that
+  // straddle two spans are gathered, so that spans of any length and alignment (a 12-byte frame
+  // head, then pages) are hashed two streams at once but for the last partial blocks.
+  static void UpdateTwoV(Sha256& a, std::span<const iovec> va, Sha256& b, std::span<const iovec> vb);
   // Whether UpdateTwo really hashes two streams at once in this build.
   static bool HasTwoLanes();
 

@@ -99,7 +99,8 @@ absl::Status PageStore::FlushFrame(Worker& w) {
   if (w.frame_blocks.empty()) return absl::OkStatus();
   // Incompressible data (random, already compressed, encrypted) is stored as a zstd frame of
   // raw blocks: zstd's attempt would cost ~0.5 ns a byte for nothing. After a frame that saved
-  // under 3%, the next kSkipAfterMiss frames of this worker skip the attempt.
+  // under 3%, the next kSkipAfterMiss frames of this worker skip the attempt (and AddBatch tries
+  // a frame's first page alone before it gathers the frame).
   size_t clen = 0;
   if (w.skip_zstd == 0) {
     clen = ZSTD_compress2(w.cctx, w.out.data(), w.out.size(), w.frame.data(), w.frame.size());
@@ -151,6 +152,50 @@ absl::Status PageStore::RawFrameFrom(Worker& w, const uint8_t* pages, const std:
     blocks[k] = items[k].second;
   }
   RecordFrame(w, blocks, kPagesPerFrame, kRawFrameHead + kPagesPerFrame * 4096);
+  return absl::OkStatus();
+}
+
+absl::Status PageStore::RawFramesTwo(Worker& w, const uint8_t* pages,
+                                     const std::pair<size_t, uint32_t>* items, size_t n) {
+  if (!w.blob[0]) {
+    ASSIGN_OR_RETURN(w.blob[0], writer_->NewBlob());
+  }
+  if (!w.blob[1]) {
+    ASSIGN_OR_RETURN(w.blob[1], writer_->NewBlob());
+    w.blob[1]->PairWith(*w.blob[0]);
+  }
+  // Each call gives the two packs halves of equal length (but for one page), so that they are
+  // hashed two streams at once to the end: what one has more than the other is hashed alone.
+  constexpr size_t kMaxPagesPerCall = 256;
+  constexpr size_t kMaxFrames = kMaxPagesPerCall / kPagesPerFrame + 2;
+  uint8_t heads[kMaxFrames][kRawFrameHead];
+  std::vector<iovec> v[2];
+  for (size_t done = 0; done < n;) {
+    const size_t take = std::min(n - done, kMaxPagesPerCall);
+    const size_t half[2] = {(take + 1) / 2, take / 2};
+    v[0].clear();
+    v[1].clear();
+    size_t f = 0;
+    for (int h = 0; h < 2; h++) {
+      // The first half goes to the lane the last frame did not.
+      if (half[h] > 0) w.lane ^= 1;
+      for (size_t put = 0; put < half[h]; f++) {
+        const size_t m = std::min<size_t>(half[h] - put, kPagesPerFrame);
+        RawFrameHead(static_cast<uint32_t>(m * 4096), heads[f]);
+        v[w.lane].push_back({heads[f], kRawFrameHead});
+        uint32_t blocks[kPagesPerFrame];
+        for (size_t p = 0; p < m; p++) {
+          const auto& [i, block] = items[done + put + p];
+          v[w.lane].push_back({const_cast<uint8_t*>(pages + i * 4096), 4096});
+          blocks[p] = block;
+        }
+        RecordFrame(w, blocks, m, kRawFrameHead + m * 4096);
+        put += m;
+      }
+      done += half[h];
+    }
+    RETURN_IF_ERROR(w.blob[0]->AppendTwo(v[0], *w.blob[1], v[1]));
+  }
   return absl::OkStatus();
 }
 
@@ -206,9 +251,31 @@ absl::Status PageStore::AddBatch(int worker, const uint64_t* addrs, const uint8_
       (provisional ? w.provisional : w.entries).push_back({addrs[it.i], found});
     }
   }
+  const bool memory_fs = writer_->on_memory_fs();
   for (size_t k = 0; k < to_pack.size();) {
-    // While zstd is skipped, whole raw frames go from |pages| to the blob: one copy, not two.
+    if (w.skip_zstd == 0 && w.frame_blocks.empty()) {
+      // Before a frame is gathered for zstd, its first page is tried alone: if that saves under
+      // 3%, the frame and the next kSkipAfterMiss are stored raw without being copied or tried.
+      const size_t c = ZSTD_compress2(w.cctx, w.out.data(), w.out.size(), pages + to_pack[k].first * 4096, 4096);
+      if (ZSTD_isError(c)) return absl::InternalError(absl::StrFormat("zstd: %s", ZSTD_getErrorName(c)));
+      if (c * 100 > 4096 * 97) w.skip_zstd = kSkipAfterMiss + 1;
+    }
+    if (w.skip_zstd > 0 && memory_fs) {
+      // While zstd is skipped, on a memory filesystem, every page of the batch goes from |pages|
+      // to the worker's two packs with no copy but the kernel's, in frames of up to
+      // kPagesPerFrame (the last one may be short). A frame begun by an earlier batch goes first.
+      if (!w.frame_blocks.empty()) {
+        RETURN_IF_ERROR(FlushFrame(w));
+        continue;
+      }
+      size_t n = std::min<size_t>(to_pack.size() - k, static_cast<size_t>(w.skip_zstd) * kPagesPerFrame);
+      RETURN_IF_ERROR(RawFramesTwo(w, pages, &to_pack[k], n));
+      w.skip_zstd -= std::min<int>(w.skip_zstd, static_cast<int>((n + kPagesPerFrame - 1) / kPagesPerFrame));
+      k += n;
+      continue;
+    }
     if (w.skip_zstd > 0 && w.frame_blocks.empty() && to_pack.size() - k >= kPagesPerFrame) {
+      // Elsewhere whole raw frames go from |pages| to the blob: one copy, not two.
       RETURN_IF_ERROR(RawFrameFrom(w, pages, &to_pack[k]));
       w.skip_zstd--;
       k += kPagesPerFrame;

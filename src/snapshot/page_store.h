@@ -70,6 +70,12 @@ class PageStore {
   // Appends one raw frame of the kPagesPerFrame pages items[k].first of |pages|, for blocks
   // items[k].second.
   absl::Status RawFrameFrom(Worker& w, const uint8_t* pages, const std::pair<size_t, uint32_t>* items);
+  // The same for the |n| pages items[0..n): half to each of the worker's two packs (opened if
+  // need be), in raw frames of up to kPagesPerFrame pages, written from |pages| with
+  // BlobWriter::AppendTwo. Memory filesystems only (elsewhere the packs are paired
+  // only once large: kPairAfter).
+  absl::Status RawFramesTwo(Worker& w, const uint8_t* pages, const std::pair<size_t, uint32_t>* items,
+                            size_t n);
   uint16_t PackNumber(const Sha256& digest);
 
   image::LayoutWriter* writer_;

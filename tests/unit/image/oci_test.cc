@@ -161,6 +161,43 @@ TEST(Sha256, UpdateTwoMatchesOneStreamAtATime) {
   RecordProperty("two_lanes", Sha256::HasTwoLanes() ? "yes" : "no");
 }
 
+// UpdateTwoV gives each stream the digest of its bytes hashed alone, however they are split into
+// spans (a frame head then pages, empty spans, blocks straddling spans, uneven totals) and
+// wherever a stream stands in its current block.
+TEST(Sha256, UpdateTwoVMatchesOneStreamAtATime) {
+  std::vector<uint8_t> src = RandomBytes(1 << 20, 4);
+  std::mt19937_64 rng(5);
+  for (int round = 0; round < 200; round++) {
+    Sha256 h[2];
+    std::vector<uint8_t> want[2];
+    for (int call = 0; call < 8; call++) {
+      std::vector<iovec> v[2];
+      for (int side = 0; side < 2; side++) {
+        if (rng() % 4 == 0) {  // leaves the stream inside a block
+          size_t n = rng() % 64, off = rng() % (src.size() - n);
+          h[side].Update(src.data() + off, n);
+          want[side].insert(want[side].end(), src.begin() + off, src.begin() + off + n);
+        }
+        size_t pieces = rng() % 30;
+        for (size_t k = 0; k < pieces; k++) {
+          size_t n;
+          switch (rng() % 4) {
+            case 0: n = 12; break;
+            case 1: n = rng() % 3 == 0 ? 0 : rng() % 130; break;
+            default: n = 4096; break;
+          }
+          size_t off = rng() % (src.size() - n);
+          v[side].push_back({src.data() + off, n});
+          want[side].insert(want[side].end(), src.begin() + off, src.begin() + off + n);
+        }
+      }
+      Sha256::UpdateTwoV(h[0], v[0], h[1], v[1]);
+    }
+    ASSERT_EQ(h[0].Final(), Sha256Digest(want[0])) << "round " << round;
+    ASSERT_EQ(h[1].Final(), Sha256Digest(want[1])) << "round " << round;
+  }
+}
+
 // Paired blobs (PairWith) hash their bytes late, together: each blob's digest and contents are
 // still those of its own bytes, however the appends interleave, whichever finishes first, and
 // when a pairing is broken by a third blob or by a blob dropped unfinished.
@@ -194,6 +231,21 @@ TEST_F(OciTest, PairedBlobsKeepTheirOwnDigests) {
       ASSERT_TRUE(blobs[i]->Append({src.data() + off, n}).ok());
       want[i].insert(want[i].end(), src.begin() + off, src.begin() + off + n);
     };
+    // AppendTwo: a frame head, then pages from anywhere, some empty spans; uneven lengths.
+    auto append_two = [&](int i, int j) {
+      std::vector<iovec> v[2];
+      for (int side = 0; side < 2; side++) {
+        const int who = side == 0 ? i : j;
+        size_t pieces = rng() % 40;
+        for (size_t k = 0; k < pieces; k++) {
+          size_t n = k == 0 ? 12 : (rng() % 9 == 0 ? rng() % 100 : 4096);
+          size_t off = rng() % (src.size() - n);
+          v[side].push_back({const_cast<uint8_t*>(src.data() + off), n});
+          want[who].insert(want[who].end(), src.begin() + off, src.begin() + off + n);
+        }
+      }
+      ASSERT_TRUE(blobs[i]->AppendTwo(v[0], *blobs[j], v[1]).ok());
+    };
     append(0, 100);
     blobs[0]->PairWith(*blobs[1]);
     append(0, 100);
@@ -202,9 +254,13 @@ TEST_F(OciTest, PairedBlobsKeepTheirOwnDigests) {
       size_t n = rng() % 3 == 0 ? rng() % 5000 : 65536 + 12;
       append(k % 2, n);
       if (k % 50 == 49) append(k % 2, 9 << 20);  // larger than a staging buffer
+      if (k % 7 == 3) append_two(k % 2, 1 - k % 2);  // staged bytes of both go first
     }
     blobs[1]->PairWith(*blobs[2]);  // ends 0-1
-    for (int k = 0; k < 100; k++) append(1 + k % 2, 65536 + 12 + rng() % 7);
+    for (int k = 0; k < 100; k++) {
+      append(1 + k % 2, 65536 + 12 + rng() % 7);
+      if (k % 9 == 0) append_two(0, 1 + k % 2);  // also between blobs that are not partners
+    }
     append(0, 333);
     blobs[2].reset();  // dropped unfinished: 1 goes on alone
     want[2].clear();

@@ -189,6 +189,79 @@ TEST(PageStore, RandomPagesGoToRawFrames) {
   system(("rm -rf " + dir.substr(0, dir.rfind('/'))).c_str());
 }
 
+// On a memory filesystem incompressible pages go from the caller's buffer to both packs of a
+// worker at once (raw frames, the last of a batch short); a frame begun by one batch ends in the
+// next; a compressible stretch after a random one is still compressed. Batches of any size,
+// from two workers: every byte reads back.
+TEST(PageStore, MemoryFsBatchesOfAnySize) {
+  char tmpl[] = "/dev/shm/cb-pagestore-XXXXXX";
+  if (!mkdtemp(tmpl)) GTEST_SKIP() << "no /dev/shm";
+  const std::string root = tmpl, dir = root + "/img";
+  std::mt19937_64 rng(11);
+  const int n = 3000;
+  std::vector<uint64_t> addrs;
+  std::vector<uint8_t> pages(size_t{n} * 4096);
+  uint64_t zero = 0, compressible = 0;
+  for (int i = 0; i < n; i++) {
+    uint8_t* p = pages.data() + size_t{i} * 4096;
+    const bool text = (i >= 700 && i < 1900) || (i >= 2300 && i < 2400);
+    if (text) {
+      for (int k = 0; k < 4096; k++) p[k] = static_cast<uint8_t>("compressible text "[k % 18]);
+      memcpy(p, &i, sizeof i);
+      compressible++;
+    } else if (i % 10 == 3) {
+      zero++;  // left zero
+    } else if (i % 10 == 7) {
+      memset(p, 0x77, 4096);  // one page, stored once
+    } else {
+      for (int k = 0; k < 4096; k++) p[k] = static_cast<uint8_t>(rng());
+    }
+    addrs.push_back(0x100000 + uint64_t(i) * 4096);
+  }
+  {
+    auto w = image::LayoutWriter::Create(dir);
+    ASSERT_TRUE(w.ok()) << w.status();
+    ASSERT_TRUE((*w)->on_memory_fs());
+    PageStore store(w->get(), nullptr, 2);
+    for (size_t at = 0, batch = 0; at < addrs.size(); batch++) {
+      size_t len = std::min<size_t>(addrs.size() - at, 1 + rng() % 300);
+      ASSERT_TRUE(store.AddBatch(batch % 2, addrs.data() + at, pages.data() + at * 4096, len, false).ok());
+      at += len;
+    }
+    std::vector<image::Descriptor> layers, packs;
+    auto idx = store.Finish({}, &packs);
+    ASSERT_TRUE(idx.ok()) << idx.status();
+    StoreStats st = store.stats();
+    EXPECT_EQ(st.zero_pages, zero);
+    const uint64_t random = n - zero - compressible - st.dedup_pages - 1;
+    EXPECT_EQ(st.unique_pages, random + compressible + 1);
+    // Random pages cost their size and a frame head per 16 or fewer; text is compressed once a
+    // worker tries again (at most kSkipAfterMiss + 1 frames after a miss): half of it at least.
+    EXPECT_LT(st.packed_bytes, (random + 1) * (4096 + 12) + compressible * 2048);
+    EXPECT_GE(st.packed_bytes, random * 4096);
+    std::vector<uint8_t> bytes = idx->Serialize();
+    auto d = (*w)->PutBlob(kIndexMediaType, bytes);
+    ASSERT_TRUE(d.ok());
+    layers.push_back(*d);
+    layers.insert(layers.end(), packs.begin(), packs.end());
+    std::string cfg = R"({"architecture":"amd64","os":"linux","clonebot":{"format_version":1,"pid":1,
+    "mappings":[{"start":"0x100000","end":"0x1000000","perms":"rw-p","path":""}]}})";
+    auto c = (*w)->PutBlob(image::kConfigMediaType, {reinterpret_cast<const uint8_t*>(cfg.data()), cfg.size()});
+    ASSERT_TRUE(c.ok());
+    auto m = (*w)->Commit(*c, layers, {});
+    ASSERT_TRUE(m.ok()) << m.status();
+  }
+  auto lay = image::Layout::Open(dir);
+  ASSERT_TRUE(lay.ok()) << lay.status();
+  for (const auto& l : (*lay)->layers()) EXPECT_TRUE((*lay)->ReadBlob(l).ok()) << l.digest;  // digests
+  auto chain = Chain::Open(dir);
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  auto got = (*chain)->Extract(0x100000, size_t{n} * 4096);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(*got == pages);
+  system(("rm -rf " + root).c_str());
+}
+
 // Pre-copied (provisional) pages enter the index only when Finish names them, and a page also
 // added for real keeps the real bytes.
 TEST(PageStore, ProvisionalPagesNeedToBeKept) {
