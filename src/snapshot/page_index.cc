@@ -30,7 +30,25 @@ T Get(const uint8_t* p) {
 
 }  // namespace
 
+#if defined(__x86_64__)
+void HashPageAvx2(const unsigned char* page, unsigned long long out[2]);  // page_hash_avx2.cc
+
+namespace {
+const bool kHaveAvx2 = [] {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") != 0;
+}();
+}  // namespace
+#endif
+
 PageHash HashPage(const uint8_t* page) {
+#if defined(__x86_64__)
+  if (kHaveAvx2) {
+    unsigned long long h[2];
+    HashPageAvx2(page, h);
+    return PageHash{h[0], h[1]};
+  }
+#endif
   XXH128_hash_t h = XXH3_128bits(page, 4096);
   return PageHash{h.high64, h.low64};
 }
